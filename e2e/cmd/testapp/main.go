@@ -1,0 +1,50 @@
+// Command testapp is the only file in the e2e test images (FROM scratch). It
+// waits for SIGTERM, optionally printing files first or serving HTTP:
+//
+//	/app                 wait
+//	/app cat FILE...     print each file to stdout, then wait
+//	/app serve ADDR      answer "ok" over HTTP on ADDR until SIGTERM
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	args := os.Args[1:]
+	if len(args) > 0 {
+		switch args[0] {
+		case "cat":
+			for _, f := range args[1:] {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(1)
+				}
+				fmt.Printf("%s: %s\n", f, b)
+			}
+		case "serve":
+			if len(args) != 2 {
+				fmt.Fprintln(os.Stderr, "usage: app serve ADDR")
+				os.Exit(2)
+			}
+			go func() {
+				err := http.ListenAndServe(args[1], http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+					fmt.Fprintln(w, "ok")
+				}))
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}()
+		default:
+			fmt.Fprintf(os.Stderr, "unknown mode %q\n", args[0])
+			os.Exit(2)
+		}
+	}
+	<-stop
+}

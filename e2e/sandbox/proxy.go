@@ -1,0 +1,92 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Call is one API request that went through a recording Proxy. It records
+// whether registry credentials were sent, never what they were.
+type Call struct {
+	Method          string
+	Path            string // without the /v1.NN prefix
+	Query           string
+	HasRegistryAuth bool
+}
+
+// Proxy stands between the docker CLI and an Engine's socket and records every
+// request. The daemon never returns stored registry auth, so this is how a
+// test sees which calls carried it.
+type Proxy struct {
+	Addr string // host:port on loopback
+	Host string // tcp://Addr, for DOCKER_HOST
+
+	mu    sync.Mutex
+	calls []Call
+	srv   *http.Server
+}
+
+var versionPrefix = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
+
+// NewProxy listens on a free loopback port and forwards to the Engine. With a
+// TLS config it serves TLS (and checks client certificates if the config asks).
+func NewProxy(e *Engine, tlsConfig *tls.Config) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	socket := strings.TrimPrefix(e.Host, "unix://")
+	p := &Proxy{Addr: ln.Addr().String()}
+	p.Host = "tcp://" + p.Addr
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme, r.Out.URL.Host = "http", "docker"
+		},
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+			},
+		},
+		FlushInterval: -1, // stream events and logs as they come
+	}
+	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.calls = append(p.calls, Call{
+			Method:          r.Method,
+			Path:            "/" + strings.TrimPrefix(versionPrefix.ReplaceAllString(r.URL.Path, "/"), "/"),
+			Query:           r.URL.RawQuery,
+			HasRegistryAuth: r.Header.Get("X-Registry-Auth") != "",
+		})
+		p.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	})}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+// Calls returns the requests recorded so far.
+func (p *Proxy) Calls() []Call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.calls)
+}
+
+// Reset forgets the recorded requests.
+func (p *Proxy) Reset() {
+	p.mu.Lock()
+	p.calls = nil
+	p.mu.Unlock()
+}
+
+// Close stops listening.
+func (p *Proxy) Close() error { return p.srv.Close() }
