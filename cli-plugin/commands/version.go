@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"io"
 	"runtime"
 
 	"github.com/docker/cli/cli"
@@ -18,24 +19,24 @@ type versionOptions struct {
 	format string
 }
 
-// versionInfo is what `swarmauth version` reports; its JSON field names are
-// part of the command's --format json output.
+// versionInfo is what `swarmauth version` reports; its field names are those
+// of --format templates and of the JSON output.
 type versionInfo struct {
-	Version       string `json:"Version"`
-	GoVersion     string `json:"GoVersion"`
-	ClientAPI     string `json:"ClientAPIVersion"`
-	EngineVersion string `json:"EngineVersion,omitempty"`
-	EngineAPI     string `json:"EngineAPIVersion,omitempty"`
-	EngineMinAPI  string `json:"EngineMinAPIVersion,omitempty"`
-	Context       string `json:"Context"`
+	Version             string
+	GoVersion           string
+	Context             string
+	ClientAPIVersion    string
+	EngineVersion       string `json:",omitempty"`
+	EngineAPIVersion    string `json:",omitempty"`
+	EngineMinAPIVersion string `json:",omitempty"`
 }
 
 const versionTemplate = `swarmauth:       {{.Version}}
 Go version:      {{.GoVersion}}
 Context:         {{.Context}}
 Engine:          {{.EngineVersion}}
-Engine API:      {{.EngineAPI}} (minimum {{.EngineMinAPI}})
-Client API:      {{.ClientAPI}}
+Engine API:      {{.EngineAPIVersion}} (minimum {{.EngineMinAPIVersion}})
+Client API:      {{.ClientAPIVersion}}
 `
 
 func newVersionCommand(dockerCLI command.Cli) *cobra.Command {
@@ -48,37 +49,46 @@ func newVersionCommand(dockerCLI command.Cli) *cobra.Command {
 			return runVersion(cmd.Context(), dockerCLI, opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.format, "format", "f", "", flagsHelper.FormatHelp)
+	cmd.Flags().StringVarP(&opts.format, "format", "f", "", flagsHelper.InspectFormatHelp)
 	return cmd
 }
 
-// runVersion prints what it knows even when the Engine cannot be reached, and
-// then returns that error, as `docker version` does.
 func runVersion(ctx context.Context, dockerCLI command.Cli, opts versionOptions) error {
-	format := opts.format
+	return writeVersion(ctx, dockerCLI.Out(), dockerCLI.Client(), dockerCLI.CurrentContext(), opts.format)
+}
+
+// versionClient is the part of the Engine API that version uses.
+type versionClient interface {
+	ClientVersion() string
+	ServerVersion(context.Context, client.ServerVersionOptions) (client.ServerVersionResult, error)
+}
+
+// writeVersion prints what it knows even when the Engine cannot be reached, and
+// then returns that error, as `docker version` does.
+func writeVersion(ctx context.Context, out io.Writer, api versionClient, contextName, format string) error {
 	switch format {
 	case "":
 		format = versionTemplate
 	case formatter.JSONFormatKey:
 		format = formatter.JSONFormat + "\n"
+	default:
+		format += "\n"
 	}
 	tmpl, err := templates.Parse(format)
 	if err != nil {
 		return cli.StatusError{Status: "template parsing error: " + err.Error(), StatusCode: 64}
 	}
-
-	apiClient := dockerCLI.Client()
 	info := versionInfo{
-		Version:   buildinfo.PluginVersion(),
-		GoVersion: runtime.Version(),
-		ClientAPI: apiClient.ClientVersion(),
-		Context:   dockerCLI.CurrentContext(),
+		Version:          buildinfo.PluginVersion(),
+		GoVersion:        runtime.Version(),
+		ClientAPIVersion: api.ClientVersion(),
+		Context:          contextName,
 	}
-	sv, err := apiClient.ServerVersion(ctx, client.ServerVersionOptions{})
+	sv, err := api.ServerVersion(ctx, client.ServerVersionOptions{})
 	if err == nil {
-		info.EngineVersion, info.EngineAPI, info.EngineMinAPI = sv.Version, sv.APIVersion, sv.MinAPIVersion
+		info.EngineVersion, info.EngineAPIVersion, info.EngineMinAPIVersion = sv.Version, sv.APIVersion, sv.MinAPIVersion
 	}
-	if werr := tmpl.Execute(dockerCLI.Out(), info); werr != nil && err == nil {
+	if werr := tmpl.Execute(out, info); werr != nil && err == nil {
 		err = werr
 	}
 	return err

@@ -36,7 +36,10 @@ func (sb *Sandbox) startEngine(ctx context.Context, name string) (*Engine, error
 		sb.net.removeHost(context.WithoutCancel(ctx), h)
 		return nil, err
 	}
-	sb.track(e)
+	if err := sb.track(e); err != nil {
+		_ = e.stop(context.WithoutCancel(ctx), sb)
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -68,7 +71,7 @@ func (e *Engine) start(ctx context.Context, sb *Sandbox) error {
 		return err
 	}
 	e.proc = p
-	e.Client, err = client.New(client.WithHost(e.Host), client.WithAPIVersionNegotiation())
+	e.Client, err = client.New(client.WithHost(e.Host))
 	if err != nil {
 		_ = p.stop(10 * time.Second)
 		return err

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 	"crypto/tls"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -56,7 +58,7 @@ func NewProxy(e *Engine, tlsConfig *tls.Config) (*Proxy, error) {
 		},
 		FlushInterval: -1, // stream events and logs as they come
 	}
-	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.srv = &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.calls = append(p.calls, Call{
 			Method:          r.Method,

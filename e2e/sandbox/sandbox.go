@@ -37,6 +37,9 @@ type Sandbox struct {
 	engines []*Engine
 	serial  int
 	closed  bool
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Requirements explains in one line why the sandbox cannot run here, or is "".
@@ -152,11 +155,17 @@ var moduleRoot = sync.OnceValues(func() (string, error) {
 	return filepath.Dir(gomod), nil
 })
 
-func (sb *Sandbox) track(e *Engine) {
+// track records a started Engine for teardown. It refuses once teardown has
+// begun; the caller then stops the Engine itself.
+func (sb *Sandbox) track(e *Engine) error {
 	sb.mu.Lock()
+	if sb.closed {
+		sb.mu.Unlock()
+		return errors.New("the sandbox is shutting down")
+	}
 	sb.engines = append(sb.engines, e)
 	sb.mu.Unlock()
-	_ = sb.saveState()
+	return sb.saveState()
 }
 
 func (sb *Sandbox) nextSerial() int {
@@ -181,13 +190,15 @@ func (sb *Sandbox) stopEngine(ctx context.Context, e *Engine) error {
 }
 
 // Close stops every process the sandbox started, newest first, then removes
-// its network, mounts and run directory. It is safe to call more than once.
+// its network, mounts and run directory. Concurrent and later calls wait for
+// the one teardown and return its result.
 func (sb *Sandbox) Close(ctx context.Context) error {
+	sb.closeOnce.Do(func() { sb.closeErr = sb.teardown(ctx) })
+	return sb.closeErr
+}
+
+func (sb *Sandbox) teardown(ctx context.Context) error {
 	sb.mu.Lock()
-	if sb.closed {
-		sb.mu.Unlock()
-		return nil
-	}
 	sb.closed = true
 	engines := slices.Clone(sb.engines)
 	sb.mu.Unlock()
