@@ -1,16 +1,188 @@
 package commands
 
 import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/command/formatter"
+	flagsHelper "github.com/docker/cli/cli/flags"
+	"github.com/docker/cli/opts"
+	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+	"github.com/swarmauth/swarmauth/auth"
+	"github.com/swarmauth/swarmauth/internal/cluster"
 )
 
-func newRefreshCommand(_ command.Cli) *cobra.Command {
-	return &cobra.Command{
+type refreshOptions struct {
+	filter        opts.FilterOpt
+	stack         string
+	registries    []string
+	registryAuth  string
+	clear         bool
+	includeJobs   bool
+	parallel      int
+	dryRun        bool
+	helperTimeout time.Duration
+	probeTimeout  time.Duration
+	format        string
+	quiet         bool
+}
+
+func newRefreshCommand(dockerCLI command.Cli) *cobra.Command {
+	o := refreshOptions{filter: opts.NewFilterOpt()}
+	cmd := &cobra.Command{
 		Use:   "refresh [OPTIONS] [SERVICE...]",
 		Short: "Push fresh registry credentials into running services, without restarting them",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return notImplemented(cmd)
+		Long: `Push fresh registry credentials from the CLI's credential store (auths,
+credsStore, credHelpers) into running services. Each service gets only the
+credentials of its own image's registry; public images get none. The service
+spec is sent back exactly as read, so no running task restarts.`,
+		Example: `  docker swarmauth refresh
+  docker swarmauth refresh --stack shop --dry-run
+  docker swarmauth refresh --registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com
+  docker swarmauth refresh --registry-auth never --clear web`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRefresh(cmd.Context(), dockerCLI, o, args)
 		},
 	}
+	f := cmd.Flags()
+	f.VarP(&o.filter, "filter", "f", `Filter services as "docker service ls" does (id, label, mode, name)`)
+	f.StringVar(&o.stack, "stack", "", "Only the services of this stack")
+	f.StringArrayVar(&o.registries, "registry", nil, "Only services whose image lives on this registry (repeatable)")
+	f.StringVar(&o.registryAuth, "registry-auth", string(auth.ModeAuto), `Registry auth policy: "auto" (private images only), "always" or "never"`)
+	f.BoolVar(&o.clear, "clear", false, `With --registry-auth never: remove the credentials stored in the services`)
+	f.BoolVar(&o.includeJobs, "include-jobs", false, "Also refresh job-mode services (an update re-runs their jobs)")
+	f.IntVar(&o.parallel, "parallel", 8, "Number of services updated at once")
+	f.BoolVar(&o.dryRun, "dry-run", false, "Show what would be done, change nothing")
+	f.DurationVar(&o.helperTimeout, "helper-timeout", 20*time.Second, "Time limit for each credential helper call")
+	f.DurationVar(&o.probeTimeout, "probe-timeout", 10*time.Second, "Time limit for each anonymous registry request (auto policy)")
+	f.StringVar(&o.format, "format", "", flagsHelper.FormatHelp)
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only display service IDs")
+	return cmd
+}
+
+func runRefresh(ctx context.Context, dockerCLI command.Cli, o refreshOptions, services []string) error {
+	mode, err := auth.ParseMode(o.registryAuth)
+	if err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: 125}
+	}
+	if o.clear && mode != auth.ModeNever {
+		return cli.StatusError{Status: "--clear needs --registry-auth never", StatusCode: 125}
+	}
+	if o.parallel < 1 {
+		return cli.StatusError{Status: "--parallel must be at least 1", StatusCode: 125}
+	}
+	apiClient := dockerCLI.Client()
+	policy := &auth.Policy{
+		Mode:  mode,
+		Clear: o.clear,
+		Creds: auth.NewCredentialStore(dockerCLI.ConfigFile(), o.helperTimeout),
+	}
+	if mode == auth.ModeAuto {
+		// The Engine knows which registries it reaches over plain HTTP.
+		var insecure func(string) bool
+		if info, err := apiClient.Info(ctx, client.InfoOptions{}); err == nil {
+			insecure = auth.InsecureRegistries(info.Info.RegistryConfig)
+		}
+		policy.Probe = auth.NewProber(o.probeTimeout, insecure)
+	}
+	results, err := auth.Refresh(ctx, cluster.ExactServices(apiClient), policy, auth.RefreshOptions{
+		Services:    services,
+		Filters:     o.filter.Value(),
+		Stack:       o.stack,
+		Registries:  o.registries,
+		IncludeJobs: o.includeJobs,
+		Parallel:    o.parallel,
+		DryRun:      o.dryRun,
+	})
+	if err != nil {
+		return err
+	}
+
+	format := o.format
+	if format == "" {
+		format = formatter.TableFormatKey
+	}
+	if err := writeRefreshResults(dockerCLI, format, o.quiet, results); err != nil {
+		return err
+	}
+	counts := map[auth.Outcome]int{}
+	for _, r := range results {
+		counts[r.Outcome]++
+	}
+	if !o.quiet {
+		prefix := ""
+		if o.dryRun {
+			prefix = "dry run, nothing changed: would have "
+		}
+		_, _ = fmt.Fprintf(dockerCLI.Err(), "%s%d refreshed, %d cleared, %d skipped, %d failed\n", prefix,
+			counts[auth.Refreshed], counts[auth.Cleared], counts[auth.Skipped], counts[auth.Failed])
+	}
+	if n := counts[auth.Failed]; n > 0 {
+		return cli.StatusError{Status: fmt.Sprintf("refresh failed for %d of %d services", n, len(results)), StatusCode: 1}
+	}
+	return nil
+}
+
+const refreshTableFormat = "table {{.Service}}\t{{.Image}}\t{{.Registry}}\t{{.Source}}\t{{.Action}}"
+
+func writeRefreshResults(dockerCLI command.Cli, format string, quiet bool, results []auth.Result) error {
+	if format == formatter.TableFormatKey {
+		format = refreshTableFormat
+		if quiet {
+			format = formatter.DefaultQuietFormat
+		}
+	}
+	ctx := formatter.Context{Output: dockerCLI.Out(), Format: formatter.Format(format)}
+	header := &refreshRow{HeaderContext: formatter.HeaderContext{Header: formatter.SubHeaderContext{
+		"ID": "ID", "Service": "SERVICE", "Image": formatter.ImageHeader, "Registry": "REGISTRY",
+		"Source": "SOURCE", "Action": "ACTION", "Outcome": "OUTCOME", "Reason": "REASON",
+	}}}
+	return ctx.Write(header, func(write func(formatter.SubContext) error) error {
+		for _, r := range results {
+			if err := write(&refreshRow{r: r}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// refreshRow renders one auth.Result for --format.
+type refreshRow struct {
+	formatter.HeaderContext
+	r auth.Result
+}
+
+func (c *refreshRow) MarshalJSON() ([]byte, error) { return formatter.MarshalJSON(c) }
+func (c *refreshRow) ID() string                   { return c.r.ID }
+func (c *refreshRow) Service() string              { return c.r.Service }
+func (c *refreshRow) Registry() string             { return c.r.Registry }
+func (c *refreshRow) Source() string               { return c.r.Source }
+func (c *refreshRow) Outcome() string              { return string(c.r.Outcome) }
+func (c *refreshRow) Reason() string               { return c.r.Reason }
+
+// Image drops a pinned digest when a tag says which image it is, as
+// `docker service ls` does.
+func (c *refreshRow) Image() string {
+	if named, err := reference.ParseNormalizedNamed(c.r.Image); err == nil {
+		if tagged, ok := named.(reference.Tagged); ok {
+			if ref, err := reference.WithTag(reference.TrimNamed(named), tagged.Tag()); err == nil {
+				return reference.FamiliarString(ref)
+			}
+		}
+	}
+	return c.r.Image
+}
+
+// Action is the outcome with its reason, for the table.
+func (c *refreshRow) Action() string {
+	if c.r.Reason == "" {
+		return string(c.r.Outcome)
+	}
+	return string(c.r.Outcome) + ": " + c.r.Reason
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/moby/moby/api/pkg/authconfig"
 )
 
 // Call is one API request that went through a recording Proxy. It records
@@ -21,6 +23,30 @@ type Call struct {
 	Path            string // without the /v1.NN prefix
 	Query           string
 	HasRegistryAuth bool
+	// RegistryAuth classifies X-Registry-Auth: AuthNone (no header),
+	// AuthEmpty (an auth with no credentials in it, such as e30=) or
+	// AuthCredentials.
+	RegistryAuth string
+}
+
+// Classes of X-Registry-Auth a Proxy records.
+const (
+	AuthNone        = "none"
+	AuthEmpty       = "empty"
+	AuthCredentials = "credentials"
+)
+
+// classifyAuth looks inside X-Registry-Auth only to tell an empty auth from
+// real credentials; nothing of it is kept.
+func classifyAuth(header string) string {
+	if header == "" {
+		return AuthNone
+	}
+	ac, err := authconfig.Decode(header)
+	if err != nil || (ac.Username == "" && ac.Password == "" && ac.Auth == "" && ac.IdentityToken == "" && ac.RegistryToken == "") {
+		return AuthEmpty
+	}
+	return AuthCredentials
 }
 
 // Proxy stands between the docker CLI and an Engine's socket and records every
@@ -65,6 +91,7 @@ func NewProxy(e *Engine, tlsConfig *tls.Config) (*Proxy, error) {
 			Path:            "/" + strings.TrimPrefix(versionPrefix.ReplaceAllString(r.URL.Path, "/"), "/"),
 			Query:           r.URL.RawQuery,
 			HasRegistryAuth: r.Header.Get("X-Registry-Auth") != "",
+			RegistryAuth:    classifyAuth(r.Header.Get("X-Registry-Auth")),
 		})
 		p.mu.Unlock()
 		rp.ServeHTTP(w, r)
