@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +113,55 @@ func TestRefreshMissionStory(t *testing.T) {
 			assert.Check(t, labels["swarmauth.refreshed-at"] != "")
 		})
 	}
+}
+
+// TestRefreshKeepsForeignImageStrings: a service created by another tool may
+// name its image in a form the docker CLI would not ("HOST/repo" without a
+// tag). The Go client rewrites such an image on update, which would restart
+// every task; refresh must send it back untouched.
+func TestRefreshKeepsForeignImageStrings(t *testing.T) {
+	ctx := context.Background()
+	s := single(t)
+	ref, err := s.PushImage(ctx, sb.Private, "foreign/app:latest")
+	assert.NilError(t, err)
+	untagged := strings.TrimSuffix(ref, ":latest")
+	name := serviceName(t, s, "foreign")
+	one := uint64(1)
+	spec := swarm.ServiceSpec{
+		Annotations:  swarm.Annotations{Name: name},
+		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: untagged}},
+		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
+	}
+	rawCreateService(t, s, spec)
+	task := waitForTask(t, s, name, swarm.TaskStateRunning)
+
+	cli := s.NewCLI(t)
+	cli.WriteConfig(authsConfig(sb.Private))
+	rows := refreshJSON(t, cli, icmd.Success, name)
+	assert.Check(t, is.Equal(rows[name].Outcome, "refreshed"))
+
+	got := inspect(t, s, name)
+	assert.Check(t, is.Equal(got.Spec.TaskTemplate.ContainerSpec.Image, untagged))
+	assert.Check(t, is.Equal(got.Spec.Labels["swarmauth.registry-auth"], "attached"))
+	// Give the orchestrator a moment to act on the update, should it want to.
+	time.Sleep(2 * time.Second)
+	assert.Check(t, is.DeepEqual(runningTasks(t, s, name), map[string][]string{task.NodeID: {task.ID}}))
+	assert.Check(t, is.Equal(len(tasks(t, s, name)), 1), "a task was replaced")
+}
+
+// rawCreateService creates a service with the spec exactly as given, as a
+// tool other than the docker CLI would (the Go client normalises the image).
+func rawCreateService(t *testing.T, s *sandbox.Swarm, spec swarm.ServiceSpec) {
+	t.Helper()
+	body, err := json.Marshal(spec)
+	assert.NilError(t, err)
+	socket := strings.TrimPrefix(s.Manager.Host, "unix://")
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}}
+	resp, err := hc.Post("http://docker/v1.41/services/create", "application/json", bytes.NewReader(body))
+	assert.NilError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	assert.Assert(t, is.Equal(resp.StatusCode, http.StatusCreated), string(b))
 }

@@ -59,7 +59,7 @@ func serve(dir, action string, in io.Reader, out io.Writer) error {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "hang")); err == nil {
-		select {} // until killed
+		time.Sleep(24 * time.Hour) // until killed
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "delay")); err == nil {
 		d, err := time.ParseDuration(strings.TrimSpace(string(b)))
