@@ -11,7 +11,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 E2E_FLAGS   ?= -v -timeout 45m
 
 .DEFAULT_GOAL := help
-.PHONY: help build install test unit e2e lint docs deps clean
+BENCH_FLAGS ?= -services 200 -rounds 3
+
+.PHONY: help build install test unit e2e lint docs deps demo bench clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +34,12 @@ unit: ## gofmt and go vet checks, then the unit tests
 
 e2e: deps build ## End-to-end tests against sandbox Engines (needs root; installs what is missing)
 	SWARMAUTH_E2E_PLUGIN=$(abspath $(BIN)) $(GO) test -count=1 $(E2E_FLAGS) ./e2e/
+
+demo: deps build ## See it work: a sandbox swarm, an expired login, a new node failing, refresh fixing it (root)
+	SWARMAUTH_E2E_PLUGIN=$(abspath $(BIN)) $(GO) run ./e2e/cmd/demo
+
+bench: deps build ## Benchmark refresh against the cron loop and the raw API floor on the sandbox (root)
+	SWARMAUTH_E2E_PLUGIN=$(abspath $(BIN)) $(GO) run ./e2e/cmd/bench $(BENCH_FLAGS)
 
 lint: ## gofmt, go vet, staticcheck, and a check that docs/reference is up to date
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo 'gofmt: the files above need formatting'; exit 1; }

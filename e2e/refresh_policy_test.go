@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -312,4 +313,34 @@ func TestRefreshRaces(t *testing.T) {
 	assert.Check(t, is.Equal(inspect(t, s, calm).Spec.Labels["swarmauth.registry-auth"], "attached"))
 	// Refreshing spec by spec never touches the image or the task template.
 	assert.Check(t, is.Equal(inspect(t, s, calm).Spec.TaskTemplate.ContainerSpec.Image, privRef))
+}
+
+// TestRefreshNeverPrintsCredentials: not in the table, not in JSON, not with
+// --debug, not in labels.
+func TestRefreshNeverPrintsCredentials(t *testing.T) {
+	ctx := context.Background()
+	s := single(t)
+	ref, err := s.PushImage(ctx, sb.Private, "secrets/app:v1")
+	assert.NilError(t, err)
+	cli := s.NewCLI(t)
+	cli.WriteConfig(authsConfig(sb.Private))
+	name := serviceName(t, s, "app")
+	createService(t, s, cli, name, "--replicas", "0", "--no-resolve-image", ref)
+
+	password := sb.Private.Password()
+	encoded := base64.StdEncoding.EncodeToString([]byte(sb.Private.User + ":" + password))
+	for _, args := range [][]string{
+		{"swarmauth", "refresh", name},
+		{"swarmauth", "refresh", "--format", "json", name},
+		{"-D", "swarmauth", "refresh", name},
+		{"--log-level", "debug", "swarmauth", "refresh", "--dry-run", name},
+	} {
+		res := cli.Run(args...)
+		res.Assert(t, icmd.Success)
+		assert.Check(t, !strings.Contains(res.Combined(), password), "%v printed the password", args)
+		assert.Check(t, !strings.Contains(res.Combined(), encoded), "%v printed the auth", args)
+	}
+	for k, v := range inspect(t, s, name).Spec.Labels {
+		assert.Check(t, !strings.Contains(k+v, password) && v != sb.Private.User, "label %s=%s", k, v)
+	}
 }

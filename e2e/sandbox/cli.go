@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 
 	"gotest.tools/v3/icmd"
 )
@@ -22,13 +21,22 @@ type CLI struct {
 	Bin    string // first on PATH
 	Proxy  *Proxy
 
-	t   testing.TB
+	t   TB
 	sb  *Sandbox
 	env []string
 }
 
+// TB is what the sandbox needs of a test: testing.TB has it, and so can a
+// program such as the demo.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
 // NewCLI prepares a CLI for the test; the test's cleanup closes its proxy.
-func (s *Swarm) NewCLI(t testing.TB) *CLI {
+func (s *Swarm) NewCLI(t TB) *CLI {
 	t.Helper()
 	dir := t.TempDir()
 	c := &CLI{
@@ -114,7 +122,9 @@ func (c *CLI) Login(r *Registry) {
 	c.t.Helper()
 	cmd := c.Command("login", "-u", r.User, "--password-stdin", r.Addr)
 	cmd.Stdin = strings.NewReader(r.Password())
-	icmd.RunCmd(cmd).Assert(c.t, icmd.Success)
+	if res := icmd.RunCmd(cmd); res.Error != nil {
+		c.t.Fatal("docker login: ", res.Error, "\n", res.Combined())
+	}
 }
 
 // PushImage makes a test image on the swarm manager from the sandbox's test

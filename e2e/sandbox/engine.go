@@ -52,8 +52,13 @@ func (e *Engine) start(ctx context.Context, sb *Sandbox) error {
 	if err := os.WriteFile(cfg, []byte("{}\n"), 0o600); err != nil {
 		return err
 	}
+	// Each Engine gets its own hostname (a UTS namespace), so that nodes are
+	// told apart in `docker node ls` and `service ps`. unshare, nsenter and
+	// the shell all exec: the PID we start is dockerd's.
 	argv := []string{
-		"nsenter", "--net=" + e.host.nsPath(), // nsenter execs dockerd: same PID
+		"unshare", "--uts", "--",
+		"nsenter", "--net=" + e.host.nsPath(),
+		"sh", "-c", `hostname "$0" && exec "$@"`, e.Name,
 		"dockerd",
 		"--config-file", cfg,
 		"--data-root", filepath.Join(e.Dir, "data"),

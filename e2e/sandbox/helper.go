@@ -17,10 +17,7 @@ const helperDirEnv = "SWARMAUTH_SANDBOX_HELPER_DIR"
 type Helper struct {
 	Name string
 	dir  string
-	t    interface {
-		Helper()
-		Fatal(...any)
-	}
+	t    TB
 }
 
 func (c *CLI) helperRoot() string { return filepath.Join(c.Dir, "helpers") }

@@ -44,6 +44,8 @@ func NewExactUpdater(api EngineDialer) *ExactUpdater {
 	return &ExactUpdater{
 		http: &http.Client{Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
+			// Keep a connection per concurrent update (the default keeps two).
+			MaxIdleConnsPerHost: 32,
 		}},
 		version: api.ClientVersion,
 	}
