@@ -148,7 +148,7 @@ func TestStubsSayNotImplemented(t *testing.T) {
 	s := single(t)
 	cli := s.NewCLI(t)
 	for _, args := range [][]string{
-		{"stack", "deploy", "web"}, {"secret", "rotate", "db"}, {"config", "rotate", "conf"},
+		{"secret", "rotate", "db"}, {"config", "rotate", "conf"},
 	} {
 		res := cli.Run(append([]string{"swarmauth"}, args...)...)
 		res.Assert(t, icmd.Expected{ExitCode: 1, Err: "not implemented yet"})

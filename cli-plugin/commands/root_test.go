@@ -38,7 +38,7 @@ func TestStubsFailWithNotImplemented(t *testing.T) {
 	dockerCLI, err := command.NewDockerCli()
 	assert.NilError(t, err)
 	for _, args := range [][]string{
-		{"stack", "deploy", "web"}, {"secret", "rotate", "db_password"}, {"config", "rotate", "nginx_conf"},
+		{"secret", "rotate", "db_password"}, {"config", "rotate", "nginx_conf"},
 	} {
 		root := NewRootCommand(dockerCLI)
 		root.SetArgs(args)

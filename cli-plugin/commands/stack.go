@@ -1,9 +1,18 @@
 package commands
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/command/service"
+	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+	"github.com/swarmauth/swarmauth/auth"
+	"github.com/swarmauth/swarmauth/stack"
 )
 
 func newStackCommand(dockerCLI command.Cli) *cobra.Command {
@@ -17,14 +26,110 @@ func newStackCommand(dockerCLI command.Cli) *cobra.Command {
 	return cmd
 }
 
-func newStackDeployCommand(_ command.Cli) *cobra.Command {
-	return &cobra.Command{
-		Use:     "deploy [OPTIONS] STACK",
+type stackDeployOptions struct {
+	files            []string
+	envFiles         []string
+	profiles         []string
+	prune            bool
+	resolveImage     string
+	detach           bool
+	quiet            bool
+	withRegistryAuth bool
+	registryAuth     string
+	helperTimeout    time.Duration
+	probeTimeout     time.Duration
+}
+
+func newStackDeployCommand(dockerCLI command.Cli) *cobra.Command {
+	var o stackDeployOptions
+	cmd := &cobra.Command{
+		Use:     "deploy [OPTIONS] [STACK]",
 		Aliases: []string{"up"},
 		Short:   "Deploy a new stack or update an existing stack",
-		Args:    cli.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return notImplemented(cmd)
+		Long: `Deploy a Compose Specification stack to the swarm, as "docker stack deploy"
+does, with registry auth decided per service: private images get their
+registry's credentials from the CLI's store, public images get none. The stack
+name is the argument, or the compose file's top-level name.`,
+		Example: `  docker swarmauth stack deploy -c compose.yml shop
+  docker swarmauth stack deploy -c compose.yml -c compose.prod.yml --env-file prod.env shop
+  docker swarmauth stack deploy -c compose.yml --registry-auth always --prune shop`,
+		Args: cli.RequiresMaxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			o.withRegistryAuth = o.withRegistryAuth && cmd.Flags().Changed("with-registry-auth")
+			return runStackDeploy(cmd.Context(), dockerCLI, o, name, cmd.Flags().Changed("registry-auth"))
 		},
 	}
+	f := cmd.Flags()
+	f.StringSliceVarP(&o.files, "compose-file", "c", nil, `Path to a Compose file, or "-" to read from stdin (repeatable; later files override earlier ones)`)
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "Environment file for interpolation (default: .env in the project directory)")
+	f.StringArrayVar(&o.profiles, "profile", nil, "Enable services of this profile (repeatable)")
+	f.BoolVar(&o.prune, "prune", false, "Remove services that are no longer referenced, after the deploy")
+	f.StringVar(&o.resolveImage, "resolve-image", stack.ResolveAlways, `Query the registry to resolve image digest and supported platforms ("always", "changed", "never")`)
+	f.BoolVarP(&o.detach, "detach", "d", true, "Exit immediately instead of waiting for the stack services to converge")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress progress output")
+	f.BoolVar(&o.withRegistryAuth, "with-registry-auth", false, `Same as --registry-auth always (kept for compatibility with "docker stack deploy")`)
+	f.StringVar(&o.registryAuth, "registry-auth", string(auth.ModeAuto), `Registry auth policy: "auto" (private images only), "always" or "never"`)
+	f.DurationVar(&o.helperTimeout, "helper-timeout", 20*time.Second, "Time limit for each credential helper call")
+	f.DurationVar(&o.probeTimeout, "probe-timeout", 10*time.Second, "Time limit for each anonymous registry request (auto policy)")
+	return cmd
+}
+
+func runStackDeploy(ctx context.Context, dockerCLI command.Cli, o stackDeployOptions, name string, registryAuthSet bool) error {
+	switch o.resolveImage {
+	case stack.ResolveAlways, stack.ResolveChanged, stack.ResolveNever:
+	default:
+		return cli.StatusError{Status: fmt.Sprintf("invalid option %s for flag --resolve-image", o.resolveImage), StatusCode: 125}
+	}
+	mode, err := auth.ParseMode(o.registryAuth)
+	if err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: 125}
+	}
+	if o.withRegistryAuth {
+		if registryAuthSet && mode != auth.ModeAlways {
+			return cli.StatusError{Status: "--with-registry-auth conflicts with --registry-auth " + string(mode), StatusCode: 125}
+		}
+		mode = auth.ModeAlways
+	}
+
+	project, warnings, err := stack.Load(ctx, stack.LoadOptions{Files: o.files, EnvFiles: o.envFiles, Profiles: o.profiles, Name: name})
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		_, _ = fmt.Fprintf(dockerCLI.Err(), "%s\n\n", w)
+	}
+	res, err := stack.Convert(project, project.Name)
+	if err != nil {
+		return err
+	}
+
+	apiClient := dockerCLI.Client()
+	policy := &auth.Policy{Mode: mode, Creds: auth.NewCredentialStore(dockerCLI.ConfigFile(), o.helperTimeout)}
+	var insecure func(string) bool
+	if info, err := apiClient.Info(ctx, client.InfoOptions{}); err == nil {
+		insecure = auth.InsecureRegistries(info.Info.RegistryConfig)
+	}
+	policy.Probe = auth.NewProber(o.probeTimeout, insecure)
+
+	done, err := stack.Deploy(ctx, apiClient, res, stack.DeployOptions{
+		Prune:        o.prune,
+		ResolveImage: o.resolveImage,
+		Policy:       policy,
+		Out:          dockerCLI.Out(),
+		Err:          dockerCLI.Err(),
+	})
+	if err != nil || o.detach {
+		return err
+	}
+	var errs []error
+	for _, id := range done.ServiceIDs {
+		if err := service.WaitOnService(ctx, dockerCLI, id, o.quiet); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
 }
