@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"github.com/swarmauth/swarmauth/e2e/sandbox"
 	"gotest.tools/v3/assert"
@@ -138,4 +140,156 @@ func waitStackGone(t *testing.T, s *sandbox.Swarm, namespace string) {
 		return nil
 	})
 	assert.NilError(t, err)
+}
+
+// writeFiles writes name -> content into a new directory and returns it.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		assert.NilError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+	}
+	return dir
+}
+
+// createAuth maps service names to the X-Registry-Auth class of their
+// create call.
+func createAuth(p *sandbox.Proxy) map[string]string {
+	out := map[string]string{}
+	for _, c := range p.Calls() {
+		if c.Method == "POST" && c.Path == "/services/create" {
+			out[c.Name] = c.RegistryAuth
+		}
+	}
+	return out
+}
+
+const shopCompose = `
+name: from-the-file
+services:
+  api:
+    image: ${PRIVATE_IMAGE}
+    command: ["cat", "/run/secrets/db_password", "/etc/app.conf"]
+    secrets: [db_password]
+    configs:
+      - source: app_conf
+        target: /etc/app.conf
+  tool:
+    image: ${PUBLIC_IMAGE}
+    depends_on:
+      api:
+        condition: service_started
+  forced:
+    image: ${PUBLIC_IMAGE}
+    x-swarmauth:
+      registry-auth: always
+secrets:
+  db_password:
+    environment: DB_PASSWORD
+configs:
+  app_conf:
+    content: |
+      mode=${APP_MODE:-prod}
+`
+
+// TestStackDeployRegistryAuthPerService: private images get their registry's
+// credentials, public ones none, x-swarmauth overrides the policy; secrets
+// from the environment and configs with inline content reach the running
+// task; docker stack rm removes what we deployed.
+func TestStackDeployRegistryAuthPerService(t *testing.T) {
+	ctx := context.Background()
+	s := cluster(t)
+	private, err := s.PushImage(ctx, sb.Private, "shop/api:v1")
+	assert.NilError(t, err)
+	public, err := s.PushImage(ctx, sb.Public, "shop/tool:v1")
+	assert.NilError(t, err)
+	cli := s.NewCLI(t)
+	cli.WriteConfig(authsConfig(sb.Private, sb.Public))
+	dir := writeFiles(t, map[string]string{"compose.yml": shopCompose, ".env": "APP_MODE=staging\n"})
+	deploy := func() *icmd.Result {
+		cmd := cli.Command("swarmauth", "stack", "deploy", "-c", filepath.Join(dir, "compose.yml"), "shop")
+		cmd.Env = append(cmd.Env, "PRIVATE_IMAGE="+private, "PUBLIC_IMAGE="+public, "DB_PASSWORD=s3cret-from-env")
+		res := icmd.RunCmd(cmd)
+		res.Assert(t, icmd.Success)
+		return res
+	}
+	removeStack(t, cli, "shop")
+
+	res := deploy()
+	out := res.Stdout()
+	assert.Check(t, is.Contains(out, "Creating service shop_api: registry auth attached (file)"))
+	assert.Check(t, is.Contains(out, "Creating service shop_tool: no registry auth (public image)"))
+	assert.Check(t, is.Contains(out, "Creating service shop_forced: registry auth attached (file)"))
+	assert.Check(t, is.DeepEqual(createAuth(cli.Proxy), map[string]string{
+		"shop_api":    sandbox.AuthCredentials,
+		"shop_tool":   sandbox.AuthNone,
+		"shop_forced": sandbox.AuthCredentials,
+	}))
+
+	// The api task prints its secret and config, then keeps running.
+	waitForTask(t, s, "shop_api", swarm.TaskStateRunning)
+	var logs string
+	err = sandbox.Poll(ctx, 30*time.Second, func() error {
+		logs = cli.Run("service", "logs", "--raw", "shop_api").Combined()
+		if !strings.Contains(logs, "/etc/app.conf") {
+			return fmt.Errorf("no output yet: %q", logs)
+		}
+		return nil
+	})
+	assert.NilError(t, err)
+	assert.Check(t, is.Contains(logs, "/run/secrets/db_password: s3cret-from-env"))
+	assert.Check(t, is.Contains(logs, "/etc/app.conf: mode=staging"), "the .env file was read")
+
+	// A second deploy updates: the public service is cleared on purpose.
+	cli.Proxy.Reset()
+	res = deploy()
+	assert.Check(t, is.Contains(res.Stdout(), "Updating service shop_tool"))
+	assert.Check(t, is.DeepEqual(authByService(t, s, cli.Proxy), map[string][]string{
+		"shop_api":    {sandbox.AuthCredentials},
+		"shop_tool":   {sandbox.AuthEmpty},
+		"shop_forced": {sandbox.AuthCredentials},
+	}))
+
+	// docker's own stack commands see our stack, and remove all of it.
+	ls := cli.Run("stack", "ls", "--format", "{{.Name}} {{.Services}}")
+	assert.Check(t, is.Contains(ls.Stdout(), "shop 3"))
+	cli.Run("stack", "rm", "shop").Assert(t, icmd.Success)
+	waitStackGone(t, s, "shop")
+	filter := client.Filters{}.Add("label", "com.docker.stack.namespace=shop")
+	secrets, err := s.Manager.Client.SecretList(ctx, client.SecretListOptions{Filters: filter})
+	assert.NilError(t, err)
+	configs, err := s.Manager.Client.ConfigList(ctx, client.ConfigListOptions{Filters: filter})
+	assert.NilError(t, err)
+	assert.Check(t, is.Len(secrets.Items, 0))
+	assert.Check(t, is.Len(configs.Items, 0))
+}
+
+// TestStackDeployBadInputChangesNothing: loading and conversion errors name
+// the file and field, and the swarm is left exactly as it was.
+func TestStackDeployBadInputChangesNothing(t *testing.T) {
+	s := single(t)
+	cli := s.NewCLI(t)
+	cases := []struct {
+		name, compose, want string
+	}{
+		{"not an integer", "services:\n  web:\n    image: nginx\n    deploy:\n      replicas: many\n", "compose.yml: error while interpolating services.web.deploy.replicas"},
+		{"undefined secret", "services:\n  web:\n    image: nginx\n    secrets: [nope]\n", `compose.yml: service "web" refers to undefined secret nope`},
+		{"no image", "services:\n  web:\n    command: [sleep]\n", `compose.yml: service "web" has neither an image nor a build context`},
+		{"bad x-swarmauth", "services:\n  web:\n    image: nginx\n    x-swarmauth:\n      registry-auth: sometimes\n", "compose.yml: services.web.x-swarmauth.registry-auth: must be auto, always or never"},
+		{"missing secret file", "services:\n  web:\n    image: nginx\n    secrets: [s]\nsecrets:\n  s:\n    file: ./missing.txt\n", "compose.yml: secrets.s.file: open "},
+		{"missing variable", "services:\n  web:\n    image: ${NOPE:?set NOPE to the image}\n", "compose.yml: "},
+	}
+	removeStack(t, cli, "bad") // should anything get through
+	before := stackState(t, s, "bad")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"compose.yml": tc.compose})
+			res := cli.Run("swarmauth", "stack", "deploy", "-c", filepath.Join(dir, "compose.yml"), "bad")
+			res.Assert(t, icmd.Expected{ExitCode: 1, Err: tc.want})
+			assert.Check(t, is.DeepEqual(stackState(t, s, "bad"), before))
+			for _, c := range cli.Proxy.Calls() {
+				assert.Check(t, c.Method == "GET" || c.Method == "HEAD", "%s wrote: %s %s", tc.name, c.Method, c.Path)
+			}
+		})
+	}
 }

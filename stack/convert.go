@@ -58,7 +58,16 @@ func withStackLabel(namespace string, labels map[string]string) map[string]strin
 
 // Convert turns a loaded project into the stack's swarm objects. It reads the
 // files secrets and configs name, and nothing else: no swarm is asked.
+// Errors name the compose files and the field.
 func Convert(p *types.Project, namespace string) (*Resources, error) {
+	r, err := convert(p, namespace)
+	if err != nil {
+		return nil, inFiles(p.ComposeFiles, err)
+	}
+	return r, nil
+}
+
+func convert(p *types.Project, namespace string) (*Resources, error) {
 	r := &Resources{Namespace: namespace}
 	var err error
 	if r.Networks, r.ExternalNetworks, err = convertNetworks(p, namespace); err != nil {
@@ -74,7 +83,7 @@ func Convert(p *types.Project, namespace string) (*Resources, error) {
 		svc := p.Services[key]
 		spec, err := convertService(p, namespace, svc)
 		if err != nil {
-			return nil, fmt.Errorf("service %s: %w", key, err)
+			return nil, fmt.Errorf("services.%s: %w", key, err)
 		}
 		s := Service{Key: key, Spec: spec}
 		if ext, ok := svc.Extensions[ExtensionKey].(Extension); ok {

@@ -108,13 +108,9 @@ func Deploy(ctx context.Context, api API, res *Resources, o DeployOptions) (Depl
 	if err != nil {
 		return Deployed{}, err
 	}
-	var done Deployed
-	for _, p := range plans {
-		id, err := deployService(ctx, api, p, secretIDs, configIDs, o)
-		if err != nil {
-			return done, err
-		}
-		done.ServiceIDs = append(done.ServiceIDs, id)
+	done, err := deployServices(ctx, api, plans, secretIDs, configIDs, o)
+	if err != nil {
+		return done, err
 	}
 	if o.Prune {
 		if err := prune(ctx, api, res, byName, o.Out); err != nil {
@@ -371,6 +367,49 @@ func linkObjects(spec *swarm.ServiceSpec, secretIDs, configIDs map[string]string
 		}
 	}
 	return nil
+}
+
+// deployParallel bounds the service creates and updates in flight.
+const deployParallel = 8
+
+// deployServices creates and updates the services, deployParallel at a time.
+// Every service is tried; the error lists those that failed.
+func deployServices(ctx context.Context, api API, plans []*servicePlan, secretIDs, configIDs map[string]string, o DeployOptions) (Deployed, error) {
+	ids := make([]string, len(plans))
+	errs := make([]error, len(plans))
+	var mu sync.Mutex // the output lines
+	out := &lockedWriter{w: o.Out, mu: &mu}
+	warn := &lockedWriter{w: o.Err, mu: &mu}
+	sem := make(chan struct{}, deployParallel)
+	var wg sync.WaitGroup
+	for i, p := range plans {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			o := o
+			o.Out, o.Err = out, warn
+			ids[i], errs[i] = deployService(ctx, api, p, secretIDs, configIDs, o)
+		})
+	}
+	wg.Wait()
+	var done Deployed
+	for _, id := range ids {
+		if id != "" {
+			done.ServiceIDs = append(done.ServiceIDs, id)
+		}
+	}
+	return done, errors.Join(errs...)
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // authNote says what a service got, after docker's own line.

@@ -91,7 +91,7 @@ func Load(ctx context.Context, o LoadOptions) (*types.Project, []string, error) 
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, inFiles(o.Files, err)
 	}
 	if o.Name == "" && !declaresName(project) {
 		return nil, nil, errors.New("a stack name is required: give it as an argument or as the top-level name: of the compose file")
@@ -101,17 +101,14 @@ func Load(ctx context.Context, o LoadOptions) (*types.Project, []string, error) 
 	seen := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(project.Services)) {
 		svc := project.Services[name]
-		if svc.Image == "" {
-			return nil, nil, fmt.Errorf("invalid image reference for service %s: no image specified", name)
-		}
 		if _, err := reference.ParseAnyReference(svc.Image); err != nil {
-			return nil, nil, fmt.Errorf("invalid image reference for service %s: %w", name, err)
+			return nil, nil, inFiles(o.Files, fmt.Errorf("services.%s.image: invalid image reference: %w", name, err))
 		}
 		if ext, ok := svc.Extensions[ExtensionKey].(Extension); ok && ext.RegistryAuth != "" {
 			switch ext.RegistryAuth {
 			case "auto", "always", "never":
 			default:
-				return nil, nil, fmt.Errorf("services.%s.%s.registry-auth: must be auto, always or never, not %q", name, ExtensionKey, ext.RegistryAuth)
+				return nil, nil, inFiles(o.Files, fmt.Errorf("services.%s.%s.registry-auth: must be auto, always or never, not %q", name, ExtensionKey, ext.RegistryAuth))
 			}
 		}
 		for _, u := range unsupported {
@@ -124,6 +121,18 @@ func Load(ctx context.Context, o LoadOptions) (*types.Project, []string, error) 
 		warnings = append(warnings, "Ignoring unsupported options: "+strings.Join(slices.Sorted(maps.Keys(seen)), ", "))
 	}
 	return project, warnings, nil
+}
+
+// inFiles prefixes an error with the compose files it is about.
+func inFiles(files []string, err error) error {
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = filepath.Base(f)
+		if f == "-" {
+			names[i] = "(stdin)"
+		}
+	}
+	return fmt.Errorf("%s: %w", strings.Join(names, ", "), err)
 }
 
 // declaresName reports whether the project's name came from the files rather

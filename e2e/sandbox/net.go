@@ -25,8 +25,14 @@ func newNetwork(ctx context.Context, id string) (*network, error) {
 		return nil, err
 	}
 	n := &network{id: id, bridge: "sab" + id, prefix: prefix, hostIP: prefix + ".1", next: 2}
+	mac := make([]byte, 5)
+	_, _ = rand.Read(mac)
 	steps := [][]string{
 		{"ip", "link", "add", n.bridge, "type", "bridge"},
+		// A bridge without a fixed address takes the lowest of its ports'
+		// addresses, so it would change when a worker joins, and Engines
+		// would lose the registry until their ARP entries expire.
+		{"ip", "link", "set", n.bridge, "address", fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4])},
 		{"ip", "addr", "add", n.hostIP + "/24", "dev", n.bridge},
 		{"ip", "link", "set", n.bridge, "up"},
 		// Once an Engine has run on the host, FORWARD defaults to DROP and

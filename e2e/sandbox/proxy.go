@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"log"
 	"net"
@@ -27,6 +29,8 @@ type Call struct {
 	// AuthEmpty (an auth with no credentials in it, such as e30=) or
 	// AuthCredentials.
 	RegistryAuth string
+	// Name is the service name a POST /services/create carried.
+	Name string
 }
 
 // Classes of X-Registry-Auth a Proxy records.
@@ -85,14 +89,22 @@ func NewProxy(e *Engine, tlsConfig *tls.Config) (*Proxy, error) {
 		FlushInterval: -1, // stream events and logs as they come
 	}
 	p.srv = &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		p.calls = append(p.calls, Call{
+		c := Call{
 			Method:          r.Method,
 			Path:            "/" + strings.TrimPrefix(versionPrefix.ReplaceAllString(r.URL.Path, "/"), "/"),
 			Query:           r.URL.RawQuery,
 			HasRegistryAuth: r.Header.Get("X-Registry-Auth") != "",
 			RegistryAuth:    classifyAuth(r.Header.Get("X-Registry-Auth")),
-		})
+		}
+		if c.Method == http.MethodPost && c.Path == "/services/create" {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var spec struct{ Name string }
+			_ = json.Unmarshal(body, &spec)
+			c.Name = spec.Name
+		}
+		p.mu.Lock()
+		p.calls = append(p.calls, c)
 		p.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	})}

@@ -26,8 +26,10 @@ import (
 )
 
 func main() {
-	services := flag.Int("services", 200, "number of services")
+	services := flag.Int("services", 200, "number of services for the refresh benchmark")
+	stackServices := flag.Int("stack-services", 50, "number of services in the stack deploy benchmark")
 	rounds := flag.Int("rounds", 3, "measurements per method; the median is reported")
+	only := flag.String("only", "", `run only "refresh" or "stack"`)
 	flag.Parse()
 	if why := sandbox.Requirements(); why != "" {
 		fmt.Fprintln(os.Stderr, "bench: "+why)
@@ -39,7 +41,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: cannot start the sandbox:", err)
 		os.Exit(1)
 	}
-	err = sandbox.Run(sb, func(p *sandbox.Program) error { return bench(ctx, sb, p, *services, *rounds) })
+	err = sandbox.Run(sb, func(p *sandbox.Program) error {
+		if *only != "stack" {
+			if err := bench(ctx, sb, p, *services, *rounds); err != nil {
+				return err
+			}
+		}
+		if *only != "refresh" {
+			return benchStack(ctx, sb, p, *stackServices, *rounds)
+		}
+		return nil
+	})
 	_ = sb.Close(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -114,6 +126,7 @@ type measured struct {
 
 func (m measured) String() string { return fmt.Sprintf("%.2f s", m.d.Seconds()) }
 
+// median times f rounds times and returns the median.
 func median(rounds int, f func() error) measured {
 	var ds []time.Duration
 	for range rounds {
@@ -123,7 +136,11 @@ func median(rounds int, f func() error) measured {
 		}
 		ds = append(ds, time.Since(start))
 	}
-	slices.Sort(ds)
+	return medianOf(ds)
+}
+
+func medianOf(ds []time.Duration) measured {
+	ds = slices.Sorted(slices.Values(ds))
 	return measured{d: ds[len(ds)/2]}
 }
 

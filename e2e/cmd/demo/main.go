@@ -133,7 +133,62 @@ func (d *demo) run() (err error) {
 		}
 	}
 	fmt.Printf("The %d tasks that were running kept their IDs: nothing was restarted.\n", len(before))
+
+	if err := d.stackDeploy(); err != nil {
+		return err
+	}
 	step("Done in %s; tearing the sandbox down", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// stackDeploy deploys a stack mixing a private and a public image: only the
+// private one gets the login.
+func (d *demo) stackDeploy() error {
+	public, err := d.s.PushImage(d.ctx, d.sb.Public, "tools/web:v1")
+	if err != nil {
+		return err
+	}
+	private, err := d.s.PushImage(d.ctx, d.sb.Private, "shop/worker:v1")
+	if err != nil {
+		return err
+	}
+	compose := fmt.Sprintf(`services:
+  web:
+    image: %s
+  worker:
+    image: %s
+    secrets: [api_key]
+secrets:
+  api_key:
+    environment: API_KEY
+`, public, private)
+	dir := d.tb.TempDir()
+	path := dir + "/compose.yml"
+	if err := os.WriteFile(path, []byte(compose), 0o600); err != nil {
+		return err
+	}
+	step("docker swarmauth stack deploy: registry auth per service, the public image gets none")
+	fmt.Print(compose)
+	cmd := d.cli.Command("swarmauth", "stack", "deploy", "-c", path, "shop")
+	cmd.Env = append(cmd.Env, "API_KEY=demo-key")
+	fmt.Println("$ API_KEY=... docker swarmauth stack deploy -c compose.yml shop")
+	res := icmd.RunCmd(cmd)
+	fmt.Print(res.Stdout(), res.Stderr())
+	if res.Error != nil {
+		return fmt.Errorf("stack deploy: %w", res.Error)
+	}
+	for _, svc := range []string{"shop_web", "shop_worker"} {
+		err := sandbox.Poll(d.ctx, 2*time.Minute, func() error {
+			if len(d.runningTasks(svc)) == 0 {
+				return fmt.Errorf("%s has no running task", svc)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	d.docker("stack", "services", "shop")
 	return nil
 }
 

@@ -1,0 +1,246 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/swarmauth/swarmauth/auth"
+	"gotest.tools/v3/assert"
+	is "gotest.tools/v3/assert/cmp"
+)
+
+// fakeEngine is a hand-written API: objects in memory and a log of writes.
+type fakeEngine struct {
+	mu        sync.Mutex
+	services  []swarm.Service
+	secrets   []swarm.Secret
+	configs   []swarm.Config
+	networks  []network.Summary
+	writes    []string
+	creates   map[string]client.ServiceCreateOptions
+	updates   map[string]client.ServiceUpdateOptions
+	inspected map[string]int
+	digest    string
+}
+
+func newFakeEngine() *fakeEngine {
+	return &fakeEngine{creates: map[string]client.ServiceCreateOptions{}, updates: map[string]client.ServiceUpdateOptions{}, inspected: map[string]int{},
+		digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111"}
+}
+
+func (f *fakeEngine) write(s string) { f.mu.Lock(); f.writes = append(f.writes, s); f.mu.Unlock() }
+
+func (f *fakeEngine) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
+	return client.SystemInfoResult{Info: system.Info{Swarm: swarm.Info{ControlAvailable: true}}}, nil
+}
+func (f *fakeEngine) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
+	return client.NetworkListResult{Items: f.networks}, nil
+}
+func (f *fakeEngine) NetworkInspect(context.Context, string, client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
+	return client.NetworkInspectResult{}, errors.New("not used")
+}
+func (f *fakeEngine) NetworkCreate(_ context.Context, name string, _ client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
+	f.write("network create " + name)
+	return client.NetworkCreateResult{ID: "net-" + name}, nil
+}
+func (f *fakeEngine) NetworkRemove(_ context.Context, name string, _ client.NetworkRemoveOptions) (client.NetworkRemoveResult, error) {
+	f.write("network rm " + name)
+	return client.NetworkRemoveResult{}, nil
+}
+func (f *fakeEngine) SecretList(context.Context, client.SecretListOptions) (client.SecretListResult, error) {
+	return client.SecretListResult{Items: f.secrets}, nil
+}
+func (f *fakeEngine) SecretCreate(_ context.Context, o client.SecretCreateOptions) (client.SecretCreateResult, error) {
+	f.write("secret create " + o.Spec.Name)
+	return client.SecretCreateResult{ID: "sec-" + o.Spec.Name}, nil
+}
+func (f *fakeEngine) SecretUpdate(_ context.Context, id string, _ client.SecretUpdateOptions) (client.SecretUpdateResult, error) {
+	f.write("secret update " + id)
+	return client.SecretUpdateResult{}, nil
+}
+func (f *fakeEngine) ConfigList(context.Context, client.ConfigListOptions) (client.ConfigListResult, error) {
+	return client.ConfigListResult{Items: f.configs}, nil
+}
+func (f *fakeEngine) ConfigCreate(_ context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
+	f.write("config create " + o.Spec.Name)
+	return client.ConfigCreateResult{ID: "cfg-" + o.Spec.Name}, nil
+}
+func (f *fakeEngine) ConfigUpdate(_ context.Context, id string, _ client.ConfigUpdateOptions) (client.ConfigUpdateResult, error) {
+	f.write("config update " + id)
+	return client.ConfigUpdateResult{}, nil
+}
+func (f *fakeEngine) ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error) {
+	return client.ServiceListResult{Items: f.services}, nil
+}
+func (f *fakeEngine) ServiceCreate(_ context.Context, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+	f.write("service create " + o.Spec.Name)
+	f.mu.Lock()
+	f.creates[o.Spec.Name] = o
+	f.mu.Unlock()
+	return client.ServiceCreateResult{ID: "id-" + o.Spec.Name}, nil
+}
+func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, o client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
+	f.write("service update " + o.Spec.Name)
+	f.mu.Lock()
+	f.updates[o.Spec.Name] = o
+	f.mu.Unlock()
+	return client.ServiceUpdateResult{}, nil
+}
+func (f *fakeEngine) ServiceRemove(_ context.Context, id string, _ client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
+	f.write("service rm " + id)
+	return client.ServiceRemoveResult{}, nil
+}
+func (f *fakeEngine) DistributionInspect(_ context.Context, image string, _ client.DistributionInspectOptions) (client.DistributionInspectResult, error) {
+	f.mu.Lock()
+	f.inspected[image]++
+	f.mu.Unlock()
+	if image == "unreachable.example/app:1" {
+		return client.DistributionInspectResult{}, errors.New("no route to host")
+	}
+	return client.DistributionInspectResult{DistributionInspect: registry.DistributionInspect{
+		Descriptor: ocispec.Descriptor{Digest: digestOf(f.digest)},
+		Platforms:  []ocispec.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "amd64", Variant: "v2"}, {OS: "unknown", Architecture: "unknown"}},
+	}}, nil
+}
+
+type fakeCreds map[string]auth.Credentials
+
+func (f fakeCreds) Get(_ context.Context, host string) (auth.Credentials, error) {
+	c, ok := f[host]
+	if c.Encoded == "fail" {
+		return auth.Credentials{Registry: host}, errors.New("credential helper docker-credential-x did not answer within 1s")
+	}
+	if !ok {
+		return auth.Credentials{Registry: host, Source: auth.Source{Kind: auth.SourceFile}}, nil
+	}
+	return c, nil
+}
+
+type fakeProbe map[string]auth.Access
+
+func (f fakeProbe) Probe(_ context.Context, img auth.Image) (auth.Access, error) {
+	if a, ok := f[img.Registry]; ok {
+		return a, nil
+	}
+	return auth.AccessUnknown, fmt.Errorf("cannot reach %s", img.Registry)
+}
+
+func resources(services ...Service) *Resources {
+	return &Resources{Namespace: "shop", Networks: map[string]client.NetworkCreateOptions{"shop_default": {Driver: "overlay"}}, Services: services}
+}
+
+func service(key, image string) Service {
+	return Service{Key: key, Spec: swarm.ServiceSpec{
+		Annotations:  swarm.Annotations{Name: "shop_" + key, Labels: map[string]string{LabelImage: image}},
+		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: image, Privileges: &swarm.Privileges{}}, Placement: &swarm.Placement{}},
+	}}
+}
+
+func testPolicy(creds fakeCreds) *auth.Policy {
+	return &auth.Policy{Mode: auth.ModeAuto, Creds: creds, Probe: fakeProbe{"priv.example": auth.AccessPrivate, "pub.example": auth.AccessPublic}}
+}
+
+func TestDeployAuthPerService(t *testing.T) {
+	f := newFakeEngine()
+	f.services = []swarm.Service{{ID: "old-tool", Meta: swarm.Meta{Version: swarm.Version{Index: 7}}, Spec: service("tool", "pub.example/tool:1").Spec}}
+	forced := service("forced", "pub.example/tool:1")
+	forced.RegistryAuth = "always"
+	var out bytes.Buffer
+	_, err := Deploy(context.Background(), f, resources(service("api", "priv.example/api:1"), service("tool", "pub.example/tool:1"), forced), DeployOptions{
+		ResolveImage: ResolveNever,
+		Policy: testPolicy(fakeCreds{
+			"priv.example": {Registry: "priv.example", Source: auth.Source{Kind: auth.SourceCredHelper, Helper: "ecr-login"}, Encoded: "UFJJVg=="},
+			"pub.example":  {Registry: "pub.example", Source: auth.Source{Kind: auth.SourceFile}, Encoded: "UFVC"},
+		}),
+		Out: &out, Err: &out,
+	})
+	assert.NilError(t, err)
+	assert.Check(t, is.Equal(f.creates["shop_api"].EncodedRegistryAuth, "UFJJVg=="))
+	assert.Check(t, is.Equal(f.creates["shop_forced"].EncodedRegistryAuth, "UFVC"), "x-swarmauth: always")
+	assert.Check(t, is.Equal(f.updates["shop_tool"].EncodedRegistryAuth, auth.EmptyAuth), "a public service is cleared on update")
+	assert.Check(t, is.Equal(f.updates["shop_tool"].Version.Index, uint64(7)))
+	assert.Check(t, !f.creates["shop_api"].QueryRegistry && !f.updates["shop_tool"].QueryRegistry, "images are resolved by us, once")
+	assert.Check(t, is.Contains(out.String(), "Creating service shop_api: registry auth attached (credHelper:ecr-login)"))
+	assert.Check(t, is.Contains(out.String(), "Updating service shop_tool (id: old-tool): registry auth cleared (public image)"))
+}
+
+func TestDeployAuthFailureWritesNothing(t *testing.T) {
+	f := newFakeEngine()
+	var out bytes.Buffer
+	_, err := Deploy(context.Background(), f, resources(service("api", "priv.example/api:1"), service("tool", "pub.example/tool:1")), DeployOptions{
+		ResolveImage: ResolveAlways,
+		Policy:       testPolicy(fakeCreds{"priv.example": {Encoded: "fail"}}),
+		Out:          &out, Err: &out,
+	})
+	assert.Check(t, is.ErrorContains(err, "service api: registry auth for priv.example: credential helper docker-credential-x did not answer within 1s"))
+	assert.Check(t, is.Len(f.writes, 0))
+}
+
+func TestDeployResolvesEachImageOnce(t *testing.T) {
+	f := newFakeEngine()
+	var out, warn bytes.Buffer
+	_, err := Deploy(context.Background(), f, resources(
+		service("a", "pub.example/tool:1"), service("b", "pub.example/tool:1"), service("c", "pub.example/tool:1"),
+		service("d", "unreachable.example/app:1"),
+	), DeployOptions{ResolveImage: ResolveAlways, Policy: testPolicy(fakeCreds{}), Out: &out, Err: &warn})
+	assert.NilError(t, err)
+	assert.Check(t, is.DeepEqual(f.inspected, map[string]int{"pub.example/tool:1": 1, "unreachable.example/app:1": 1}))
+	for _, name := range []string{"shop_a", "shop_b", "shop_c"} {
+		spec := f.creates[name].Spec
+		assert.Check(t, is.Equal(spec.TaskTemplate.ContainerSpec.Image, "pub.example/tool:1@"+f.digest), name)
+		assert.Check(t, is.DeepEqual(spec.TaskTemplate.Placement.Platforms, []swarm.Platform{{OS: "linux", Architecture: "amd64"}}), name)
+		assert.Check(t, is.Equal(spec.Labels[LabelImage], "pub.example/tool:1"), name)
+	}
+	assert.Check(t, is.Equal(f.creates["shop_d"].Spec.TaskTemplate.ContainerSpec.Image, "unreachable.example/app:1"))
+	assert.Check(t, is.Contains(warn.String(), "image unreachable.example/app:1 could not be accessed on a registry"))
+}
+
+func TestDeployResolveChangedKeepsThePinnedDigest(t *testing.T) {
+	f := newFakeEngine()
+	pinned := "pub.example/tool:1@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	existing := service("tool", "pub.example/tool:1").Spec
+	existing.TaskTemplate.ContainerSpec.Image = pinned
+	f.services = []swarm.Service{{ID: "t", Spec: existing}}
+	var out bytes.Buffer
+	_, err := Deploy(context.Background(), f, resources(service("tool", "pub.example/tool:1"), service("new", "pub.example/tool:2")), DeployOptions{
+		ResolveImage: ResolveChanged, Policy: testPolicy(fakeCreds{}), Out: &out, Err: &out,
+	})
+	assert.NilError(t, err)
+	assert.Check(t, is.Equal(f.updates["shop_tool"].Spec.TaskTemplate.ContainerSpec.Image, pinned))
+	assert.Check(t, is.DeepEqual(f.inspected, map[string]int{"pub.example/tool:2": 1}))
+}
+
+func TestDeployLinksSecretsAndConfigsAndPrunes(t *testing.T) {
+	f := newFakeEngine()
+	f.secrets = []swarm.Secret{{ID: "existing-secret", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "shop_db"}}}}
+	f.services = []swarm.Service{{ID: "gone-id", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "shop_gone"}}}}
+	svc := service("api", "pub.example/tool:1")
+	svc.Spec.TaskTemplate.ContainerSpec.Secrets = []*swarm.SecretReference{{SecretName: "shop_db"}}
+	svc.Spec.TaskTemplate.ContainerSpec.Configs = []*swarm.ConfigReference{{ConfigName: "shop_conf"}}
+	res := resources(svc)
+	res.Secrets = []swarm.SecretSpec{{Annotations: swarm.Annotations{Name: "shop_db"}}}
+	res.Configs = []swarm.ConfigSpec{{Annotations: swarm.Annotations{Name: "shop_conf"}}}
+	var out bytes.Buffer
+	_, err := Deploy(context.Background(), f, res, DeployOptions{Prune: true, ResolveImage: ResolveNever, Policy: testPolicy(fakeCreds{}), Out: &out, Err: &out})
+	assert.NilError(t, err)
+	cs := f.creates["shop_api"].Spec.TaskTemplate.ContainerSpec
+	assert.Check(t, is.Equal(cs.Secrets[0].SecretID, "existing-secret"))
+	assert.Check(t, is.Equal(cs.Configs[0].ConfigID, "cfg-shop_conf"))
+	assert.Check(t, is.DeepEqual(f.writes, []string{
+		"network create shop_default", "secret update existing-secret", "config create shop_conf",
+		"service create shop_api", "service rm gone-id",
+	}), "objects first, then services, prune last")
+}
+
+func digestOf(s string) digest.Digest { return digest.Digest(s) }
