@@ -293,3 +293,20 @@ func TestStackDeployBadInputChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestStackDeployFromStdin: `-c -` reads the compose file from standard input,
+// and the top-level name stands in for a missing stack argument.
+func TestStackDeployFromStdin(t *testing.T) {
+	ctx := context.Background()
+	s := single(t)
+	ref, err := s.PushImage(ctx, sb.Public, "stdin/app:v1")
+	assert.NilError(t, err)
+	cli := s.NewCLI(t)
+	removeStack(t, cli, "piped")
+	cmd := cli.Command("swarmauth", "stack", "deploy", "-c", "-")
+	cmd.Stdin = strings.NewReader("name: piped\nservices:\n  app:\n    image: " + ref + "\n    deploy:\n      replicas: 0\n")
+	icmd.RunCmd(cmd).Assert(t, icmd.Expected{Out: "Creating service piped_app"})
+	svc := inspect(t, s, "piped_app")
+	assert.Check(t, is.Equal(svc.Spec.Labels["com.docker.stack.namespace"], "piped"))
+	assert.Check(t, is.Equal(svc.Spec.Labels["com.docker.stack.image"], ref))
+}

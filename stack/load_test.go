@@ -101,3 +101,32 @@ func TestLoadErrorsNameTheFile(t *testing.T) {
 	_, _, err = Load(context.Background(), LoadOptions{Name: "s"})
 	assert.Check(t, is.ErrorContains(err, "please specify a Compose file"))
 }
+
+func TestLoadIncludeExtendsAnchors(t *testing.T) {
+	dir := files(t, map[string]string{
+		"compose.yml": `
+include:
+  - db.yml
+x-common: &common
+  environment:
+    REGION: eu
+services:
+  web:
+    <<: *common
+    extends:
+      file: base.yml
+      service: base
+    image: registry.example/web:1
+`,
+		"base.yml": "services:\n  base:\n    image: ignored\n    user: \"1000\"\n    deploy:\n      replicas: 2\n",
+		"db.yml":   "services:\n  db:\n    image: postgres:16\n",
+	})
+	p, _, err := Load(context.Background(), LoadOptions{Files: []string{filepath.Join(dir, "compose.yml")}, Name: "s"})
+	assert.NilError(t, err)
+	web := p.Services["web"]
+	assert.Check(t, is.Equal(web.Image, "registry.example/web:1"))
+	assert.Check(t, is.Equal(web.User, "1000"), "extends")
+	assert.Check(t, is.Equal(*web.Deploy.Replicas, 2), "extends")
+	assert.Check(t, is.Equal(*web.Environment["REGION"], "eu"), "anchors")
+	assert.Check(t, is.Equal(p.Services["db"].Image, "postgres:16"), "include")
+}
