@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -124,7 +123,7 @@ func refreshOne(ctx context.Context, api ServiceAPI, policy *Policy, opts Refres
 		if opts.DryRun {
 			return client.ServiceUpdateOptions{}, cluster.ErrNoChange
 		}
-		svc.Spec.Labels = refreshLabels(svc.Spec.Labels, d.Kind, img.Registry, opts.Now())
+		svc.Spec.Labels = cluster.WithAuthLabels(svc.Spec.Labels, d.Kind == Attach, img.Registry, opts.Now())
 		return client.ServiceUpdateOptions{EncodedRegistryAuth: d.Auth}, nil
 	})
 	switch {
@@ -135,24 +134,6 @@ func refreshOne(ctx context.Context, api ServiceAPI, policy *Policy, opts Refres
 		res.Outcome, res.Reason = Failed, fmt.Sprintf("failed to update service %s: %v", res.Service, err)
 	}
 	return res
-}
-
-// refreshLabels returns the service labels with swarmauth's record of what it
-// did, leaving the caller's map untouched.
-func refreshLabels(labels map[string]string, kind Kind, registry string, now time.Time) map[string]string {
-	out := maps.Clone(labels)
-	if out == nil {
-		out = map[string]string{}
-	}
-	out[cluster.LabelRefreshedAt] = now.UTC().Format(time.RFC3339)
-	if kind == Attach {
-		out[cluster.LabelRegistryAuth] = "attached"
-		out[cluster.LabelRegistry] = registry
-	} else {
-		out[cluster.LabelRegistryAuth] = "cleared"
-		delete(out, cluster.LabelRegistry)
-	}
-	return out
 }
 
 func isJob(svc *swarm.Service) bool {

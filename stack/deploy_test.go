@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/registry"
@@ -65,9 +66,27 @@ func (f *fakeEngine) SecretCreate(_ context.Context, o client.SecretCreateOption
 	f.write("secret create " + o.Spec.Name)
 	return client.SecretCreateResult{ID: "sec-" + o.Spec.Name}, nil
 }
-func (f *fakeEngine) SecretUpdate(_ context.Context, id string, _ client.SecretUpdateOptions) (client.SecretUpdateResult, error) {
-	f.write("secret update " + id)
-	return client.SecretUpdateResult{}, nil
+func (f *fakeEngine) SecretRemove(_ context.Context, id string, _ client.SecretRemoveOptions) (client.SecretRemoveResult, error) {
+	f.write("secret rm " + id)
+	return client.SecretRemoveResult{}, nil
+}
+func (f *fakeEngine) ConfigInspect(_ context.Context, id string, _ client.ConfigInspectOptions) (client.ConfigInspectResult, error) {
+	for _, c := range f.configs {
+		if c.ID == id {
+			return client.ConfigInspectResult{Config: c}, nil
+		}
+	}
+	return client.ConfigInspectResult{}, errors.New("no such config")
+}
+func (f *fakeEngine) ConfigRemove(_ context.Context, id string, _ client.ConfigRemoveOptions) (client.ConfigRemoveResult, error) {
+	f.write("config rm " + id)
+	return client.ConfigRemoveResult{}, nil
+}
+func (f *fakeEngine) ServiceInspect(_ context.Context, id string, _ client.ServiceInspectOptions) (client.ServiceInspectResult, error) {
+	return client.ServiceInspectResult{}, errors.New("not used")
+}
+func (f *fakeEngine) TaskList(context.Context, client.TaskListOptions) (client.TaskListResult, error) {
+	return client.TaskListResult{}, nil
 }
 func (f *fakeEngine) ConfigList(context.Context, client.ConfigListOptions) (client.ConfigListResult, error) {
 	return client.ConfigListResult{Items: f.configs}, nil
@@ -77,7 +96,7 @@ func (f *fakeEngine) ConfigCreate(_ context.Context, o client.ConfigCreateOption
 	return client.ConfigCreateResult{ID: "cfg-" + o.Spec.Name}, nil
 }
 func (f *fakeEngine) ConfigUpdate(_ context.Context, id string, _ client.ConfigUpdateOptions) (client.ConfigUpdateResult, error) {
-	f.write("config update " + id)
+	f.write("config labels " + id)
 	return client.ConfigUpdateResult{}, nil
 }
 func (f *fakeEngine) ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error) {
@@ -136,6 +155,16 @@ func (f fakeProbe) Probe(_ context.Context, img auth.Image) (auth.Access, error)
 	return auth.AccessUnknown, fmt.Errorf("cannot reach %s", img.Registry)
 }
 
+// deploy plans and applies without waiting.
+func deploy(f *fakeEngine, res *Resources, o PlanOptions, out *bytes.Buffer) error {
+	o.Warn = out
+	p, err := MakePlan(context.Background(), f, res, o)
+	if err != nil {
+		return err
+	}
+	return p.Apply(context.Background(), f, ApplyOptions{Out: out, Err: out, Detach: true})
+}
+
 func resources(services ...Service) *Resources {
 	return &Resources{Namespace: "shop", Networks: map[string]client.NetworkCreateOptions{"shop_default": {Driver: "overlay"}}, Services: services}
 }
@@ -157,14 +186,13 @@ func TestDeployAuthPerService(t *testing.T) {
 	forced := service("forced", "pub.example/tool:1")
 	forced.RegistryAuth = "always"
 	var out bytes.Buffer
-	_, err := Deploy(context.Background(), f, resources(service("api", "priv.example/api:1"), service("tool", "pub.example/tool:1"), forced), DeployOptions{
+	err := deploy(f, resources(service("api", "priv.example/api:1"), service("tool", "pub.example/tool:1"), forced), PlanOptions{
 		ResolveImage: ResolveNever,
 		Policy: testPolicy(fakeCreds{
 			"priv.example": {Registry: "priv.example", Source: auth.Source{Kind: auth.SourceCredHelper, Helper: "ecr-login"}, Encoded: "UFJJVg=="},
 			"pub.example":  {Registry: "pub.example", Source: auth.Source{Kind: auth.SourceFile}, Encoded: "UFVC"},
 		}),
-		Out: &out, Err: &out,
-	})
+	}, &out)
 	assert.NilError(t, err)
 	assert.Check(t, is.Equal(f.creates["shop_api"].EncodedRegistryAuth, "UFJJVg=="))
 	assert.Check(t, is.Equal(f.creates["shop_forced"].EncodedRegistryAuth, "UFVC"), "x-swarmauth: always")
@@ -178,22 +206,21 @@ func TestDeployAuthPerService(t *testing.T) {
 func TestDeployAuthFailureWritesNothing(t *testing.T) {
 	f := newFakeEngine()
 	var out bytes.Buffer
-	_, err := Deploy(context.Background(), f, resources(service("api", "priv.example/api:1"), service("tool", "pub.example/tool:1")), DeployOptions{
+	err := deploy(f, resources(service("api", "priv.example/api:1"), service("tool", "pub.example/tool:1")), PlanOptions{
 		ResolveImage: ResolveAlways,
 		Policy:       testPolicy(fakeCreds{"priv.example": {Encoded: "fail"}}),
-		Out:          &out, Err: &out,
-	})
+	}, &out)
 	assert.Check(t, is.ErrorContains(err, "service api: registry auth for priv.example: credential helper docker-credential-x did not answer within 1s"))
 	assert.Check(t, is.Len(f.writes, 0))
 }
 
 func TestDeployResolvesEachImageOnce(t *testing.T) {
 	f := newFakeEngine()
-	var out, warn bytes.Buffer
-	_, err := Deploy(context.Background(), f, resources(
+	var warn bytes.Buffer
+	err := deploy(f, resources(
 		service("a", "pub.example/tool:1"), service("b", "pub.example/tool:1"), service("c", "pub.example/tool:1"),
 		service("d", "unreachable.example/app:1"),
-	), DeployOptions{ResolveImage: ResolveAlways, Policy: testPolicy(fakeCreds{}), Out: &out, Err: &warn})
+	), PlanOptions{ResolveImage: ResolveAlways, Policy: testPolicy(fakeCreds{})}, &warn)
 	assert.NilError(t, err)
 	assert.Check(t, is.DeepEqual(f.inspected, map[string]int{"pub.example/tool:1": 1, "unreachable.example/app:1": 1}))
 	for _, name := range []string{"shop_a", "shop_b", "shop_c"} {
@@ -213,34 +240,110 @@ func TestDeployResolveChangedKeepsThePinnedDigest(t *testing.T) {
 	existing.TaskTemplate.ContainerSpec.Image = pinned
 	f.services = []swarm.Service{{ID: "t", Spec: existing}}
 	var out bytes.Buffer
-	_, err := Deploy(context.Background(), f, resources(service("tool", "pub.example/tool:1"), service("new", "pub.example/tool:2")), DeployOptions{
-		ResolveImage: ResolveChanged, Policy: testPolicy(fakeCreds{}), Out: &out, Err: &out,
-	})
+	err := deploy(f, resources(service("tool", "pub.example/tool:1"), service("new", "pub.example/tool:2")), PlanOptions{
+		ResolveImage: ResolveChanged, Policy: testPolicy(fakeCreds{}),
+	}, &out)
 	assert.NilError(t, err)
 	assert.Check(t, is.Equal(f.updates["shop_tool"].Spec.TaskTemplate.ContainerSpec.Image, pinned))
 	assert.Check(t, is.DeepEqual(f.inspected, map[string]int{"pub.example/tool:2": 1}))
 }
 
-func TestDeployLinksSecretsAndConfigsAndPrunes(t *testing.T) {
+func TestDeployVersionsSecretsAndConfigs(t *testing.T) {
 	f := newFakeEngine()
-	f.secrets = []swarm.Secret{{ID: "existing-secret", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "shop_db"}}}}
-	f.services = []swarm.Service{{ID: "gone-id", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "shop_gone"}}}}
+	dbDigest := contentDigest([]byte("pw"))
+	f.secrets = []swarm.Secret{
+		{ID: "v1", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "shop_db_" + dbDigest, Labels: map[string]string{"swarmauth.object": "shop_db", "swarmauth.digest": dbDigest}}}},
+		{ID: "legacy-token", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "shop_token", Labels: map[string]string{"com.docker.stack.namespace": "shop"}}}},
+	}
+	f.configs = []swarm.Config{
+		{ID: "legacy-conf", Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: "shop_conf"}, Data: []byte("same")}},
+	}
 	svc := service("api", "pub.example/tool:1")
-	svc.Spec.TaskTemplate.ContainerSpec.Secrets = []*swarm.SecretReference{{SecretName: "shop_db"}}
+	svc.Spec.TaskTemplate.ContainerSpec.Secrets = []*swarm.SecretReference{
+		{SecretName: "shop_db", File: &swarm.SecretReferenceFileTarget{Name: "db", UID: "1", GID: "2", Mode: 0o400}},
+		{SecretName: "shop_token"},
+	}
 	svc.Spec.TaskTemplate.ContainerSpec.Configs = []*swarm.ConfigReference{{ConfigName: "shop_conf"}}
 	res := resources(svc)
-	res.Secrets = []swarm.SecretSpec{{Annotations: swarm.Annotations{Name: "shop_db"}}}
-	res.Configs = []swarm.ConfigSpec{{Annotations: swarm.Annotations{Name: "shop_conf"}}}
+	res.Secrets = []swarm.SecretSpec{
+		{Annotations: swarm.Annotations{Name: "shop_db", Labels: map[string]string{}}, Data: []byte("pw")},
+		{Annotations: swarm.Annotations{Name: "shop_token", Labels: map[string]string{}}, Data: []byte("t0k3n")},
+	}
+	res.Configs = []swarm.ConfigSpec{{Annotations: swarm.Annotations{Name: "shop_conf", Labels: map[string]string{}}, Data: []byte("same")}}
 	var out bytes.Buffer
-	_, err := Deploy(context.Background(), f, res, DeployOptions{Prune: true, ResolveImage: ResolveNever, Policy: testPolicy(fakeCreds{}), Out: &out, Err: &out})
+	p, err := MakePlan(context.Background(), f, res, PlanOptions{ResolveImage: ResolveNever, Policy: testPolicy(fakeCreds{}), Warn: &out})
 	assert.NilError(t, err)
+	p.Write(&out)
+	assert.Check(t, is.Contains(out.String(), "secret   shop_db                          reuse shop_db_"+dbDigest))
+	assert.Check(t, is.Contains(out.String(), "secret   shop_token                       create shop_token_"+contentDigest([]byte("t0k3n"))+", replacing shop_token"))
+	assert.Check(t, is.Contains(out.String(), "config   shop_conf                        adopt shop_conf"))
+	assert.Check(t, is.Len(f.writes, 0), "planning writes nothing")
+
+	assert.NilError(t, p.Apply(context.Background(), f, ApplyOptions{Out: &out, Err: &out, Detach: true}))
 	cs := f.creates["shop_api"].Spec.TaskTemplate.ContainerSpec
-	assert.Check(t, is.Equal(cs.Secrets[0].SecretID, "existing-secret"))
-	assert.Check(t, is.Equal(cs.Configs[0].ConfigID, "cfg-shop_conf"))
+	assert.Check(t, is.DeepEqual(cs.Secrets[0], &swarm.SecretReference{
+		SecretName: "shop_db_" + dbDigest, SecretID: "v1", File: &swarm.SecretReferenceFileTarget{Name: "db", UID: "1", GID: "2", Mode: 0o400},
+	}), "same target, uid, gid and mode")
+	assert.Check(t, is.Equal(cs.Secrets[1].SecretID, "sec-shop_token_"+contentDigest([]byte("t0k3n"))))
+	assert.Check(t, is.Equal(cs.Configs[0].ConfigID, "legacy-conf"), "an adopted config keeps its object")
 	assert.Check(t, is.DeepEqual(f.writes, []string{
-		"network create shop_default", "secret update existing-secret", "config create shop_conf",
-		"service create shop_api", "service rm gone-id",
-	}), "objects first, then services, prune last")
+		"network create shop_default", "secret create shop_token_" + contentDigest([]byte("t0k3n")), "config labels legacy-conf",
+		"service create shop_api",
+	}), "detached: nothing is retired before convergence")
+}
+
+func TestRetireVersions(t *testing.T) {
+	f := newFakeEngine()
+	at := func(m int) time.Time { return time.Date(2026, 1, 1, 0, m, 0, 0, time.UTC) }
+	lineage := func(id, digest string, created time.Time) swarm.Secret {
+		return swarm.Secret{ID: id, Meta: swarm.Meta{CreatedAt: created}, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{
+			Name: "shop_db_" + digest, Labels: map[string]string{"swarmauth.object": "shop_db", "swarmauth.digest": digest, "com.docker.stack.namespace": "shop"},
+		}}}
+	}
+	f.secrets = []swarm.Secret{
+		lineage("old1", "aaaa", at(1)), lineage("old2", "bbbb", at(2)), lineage("used", "cccc", at(3)),
+		lineage("old3", "dddd", at(4)), lineage("cur", "eeee", at(5)),
+		{ID: "dropped", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "shop_gone_ffff", Labels: map[string]string{"swarmauth.object": "shop_gone", "com.docker.stack.namespace": "shop"}}}},
+		{ID: "other-stack", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "web_db_1111", Labels: map[string]string{"swarmauth.object": "web_db", "com.docker.stack.namespace": "web"}}}},
+	}
+	current := map[string]string{"shop_db": "shop_db_eeee"}
+	inUse := map[string]bool{"used": true}
+
+	removed, err := retireVersions(context.Background(), secretAPI{f}, "shop", current, inUse, 1, false)
+	assert.NilError(t, err)
+	assert.Check(t, is.DeepEqual(removed, []string{"shop_db_aaaa", "shop_db_bbbb"}), "the newest unused old version is kept")
+
+	f.writes = nil
+	removed, err = retireVersions(context.Background(), secretAPI{f}, "shop", current, inUse, 0, true)
+	assert.NilError(t, err)
+	assert.Check(t, is.DeepEqual(removed, []string{"shop_db_aaaa", "shop_db_bbbb", "shop_db_dddd", "shop_gone_ffff"}), "prune drops lineages the files no longer define; in-use, current and other stacks' stay")
 }
 
 func digestOf(s string) digest.Digest { return digest.Digest(s) }
+
+func TestDeployLeavesUnchangedServicesAlone(t *testing.T) {
+	f := newFakeEngine()
+	res := resources(service("tool", "pub.example/tool:1"), service("api", "priv.example/api:1"))
+	policy := testPolicy(fakeCreds{"priv.example": {Registry: "priv.example", Source: auth.Source{Kind: auth.SourceFile}, Encoded: "UFJJVg=="}})
+	var out bytes.Buffer
+	assert.NilError(t, deploy(f, res, PlanOptions{ResolveImage: ResolveNever, Policy: policy}, &out))
+	// The swarm now holds what was created, as an Engine stores it.
+	ids := map[string]string{"shop_default": "net-shop_default"}
+	for name, c := range f.creates {
+		f.services = append(f.services, swarm.Service{ID: "id-" + name, Spec: asStored(c.Spec, ids)})
+	}
+	f.networks = []network.Summary{{Network: network.Network{Name: "shop_default", ID: "net-shop_default", Labels: map[string]string{"com.docker.stack.namespace": "shop"}}}}
+	f.writes = nil
+
+	p, err := MakePlan(context.Background(), f, res, PlanOptions{ResolveImage: ResolveNever, Policy: policy, Warn: &out})
+	assert.NilError(t, err)
+	assert.Check(t, !p.Changed())
+	assert.NilError(t, p.Apply(context.Background(), f, ApplyOptions{Out: &out, Err: &out, Detach: true}))
+	assert.Check(t, is.Len(f.writes, 0), "an unchanged stack sends nothing")
+
+	p, err = MakePlan(context.Background(), f, res, PlanOptions{ResolveImage: ResolveNever, Policy: policy, Force: true, Warn: &out})
+	assert.NilError(t, err)
+	assert.NilError(t, p.Apply(context.Background(), f, ApplyOptions{Out: &out, Err: &out, Detach: true}))
+	assert.Check(t, is.Len(f.writes, 2), "--force updates every service")
+	assert.Check(t, is.Equal(f.updates["shop_api"].Spec.TaskTemplate.ForceUpdate, uint64(1)))
+}

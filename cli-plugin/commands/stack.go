@@ -2,13 +2,12 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/docker/cli/cli/command/service"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 	"github.com/swarmauth/swarmauth/auth"
@@ -27,17 +26,22 @@ func newStackCommand(dockerCLI command.Cli) *cobra.Command {
 }
 
 type stackDeployOptions struct {
-	files            []string
-	envFiles         []string
-	profiles         []string
-	prune            bool
-	resolveImage     string
-	detach           bool
-	quiet            bool
-	withRegistryAuth bool
-	registryAuth     string
-	helperTimeout    time.Duration
-	probeTimeout     time.Duration
+	files             []string
+	envFiles          []string
+	profiles          []string
+	prune             bool
+	resolveImage      string
+	detach            bool
+	quiet             bool
+	dryRun            bool
+	force             bool
+	keepVersions      int
+	timeout           time.Duration
+	rollbackOnFailure bool
+	withRegistryAuth  bool
+	registryAuth      string
+	helperTimeout     time.Duration
+	probeTimeout      time.Duration
 }
 
 func newStackDeployCommand(dockerCLI command.Cli) *cobra.Command {
@@ -67,10 +71,15 @@ name is the argument, or the compose file's top-level name.`,
 	f.StringSliceVarP(&o.files, "compose-file", "c", nil, `Path to a Compose file, or "-" to read from stdin (repeatable; later files override earlier ones)`)
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "Environment file for interpolation (default: .env in the project directory)")
 	f.StringArrayVar(&o.profiles, "profile", nil, "Enable services of this profile (repeatable)")
-	f.BoolVar(&o.prune, "prune", false, "Remove services that are no longer referenced, after the deploy")
+	f.BoolVar(&o.prune, "prune", false, "Remove services, networks, secrets and configs the files no longer define, once the rest has converged")
 	f.StringVar(&o.resolveImage, "resolve-image", stack.ResolveAlways, `Query the registry to resolve image digest and supported platforms ("always", "changed", "never")`)
-	f.BoolVarP(&o.detach, "detach", "d", true, "Exit immediately instead of waiting for the stack services to converge")
+	f.BoolVarP(&o.detach, "detach", "d", false, "Exit once the changes are sent, without waiting for the services to converge")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress progress output")
+	f.BoolVar(&o.dryRun, "dry-run", false, "Print the plan and change nothing")
+	f.BoolVar(&o.force, "force", false, "Update every service, even those that did not change")
+	f.IntVar(&o.keepVersions, "keep-versions", 0, "Keep this many unused old versions of each secret and config, for rollback")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "How long to wait for the services to converge (0: no limit)")
+	f.BoolVar(&o.rollbackOnFailure, "rollback-on-failure", false, "Roll services that fail to converge back to their previous spec")
 	f.BoolVar(&o.withRegistryAuth, "with-registry-auth", false, `Same as --registry-auth always (kept for compatibility with "docker stack deploy")`)
 	f.StringVar(&o.registryAuth, "registry-auth", string(auth.ModeAuto), `Registry auth policy: "auto" (private images only), "always" or "never"`)
 	f.DurationVar(&o.helperTimeout, "helper-timeout", 20*time.Second, "Time limit for each credential helper call")
@@ -115,21 +124,36 @@ func runStackDeploy(ctx context.Context, dockerCLI command.Cli, o stackDeployOpt
 	}
 	policy.Probe = auth.NewProber(o.probeTimeout, insecure)
 
-	done, err := stack.Deploy(ctx, apiClient, res, stack.DeployOptions{
-		Prune:        o.prune,
+	plan, err := stack.MakePlan(ctx, apiClient, res, stack.PlanOptions{
 		ResolveImage: o.resolveImage,
 		Policy:       policy,
-		Out:          dockerCLI.Out(),
-		Err:          dockerCLI.Err(),
+		Prune:        o.prune,
+		Force:        o.force,
+		Warn:         dockerCLI.Err(),
 	})
-	if err != nil || o.detach {
+	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, id := range done.ServiceIDs {
-		if err := service.WaitOnService(ctx, dockerCLI, id, o.quiet); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", id, err))
-		}
+	if o.dryRun {
+		plan.Write(dockerCLI.Out())
+		return nil
 	}
-	return errors.Join(errs...)
+	if !plan.Changed() && !o.quiet {
+		_, _ = fmt.Fprintf(dockerCLI.Out(), "Stack %s is up to date\n", plan.Namespace)
+	}
+	apply := stack.ApplyOptions{
+		Out:               dockerCLI.Out(),
+		Err:               dockerCLI.Err(),
+		Detach:            o.detach,
+		Timeout:           o.timeout,
+		RollbackOnFailure: o.rollbackOnFailure,
+		KeepVersions:      o.keepVersions,
+	}
+	if !o.quiet {
+		apply.Report = newProgress(dockerCLI.Out())
+	}
+	if o.quiet {
+		apply.Out = io.Discard
+	}
+	return plan.Apply(ctx, apiClient, apply)
 }
