@@ -306,12 +306,13 @@ func TestStackDeployBadInputChangesNothing(t *testing.T) {
 		{"bad x-swarmauth", "services:\n  web:\n    image: nginx\n    x-swarmauth:\n      registry-auth: sometimes\n", "compose.yml: services.web.x-swarmauth.registry-auth: must be auto, always or never"},
 		{"missing secret file", "services:\n  web:\n    image: nginx\n    secrets: [s]\nsecrets:\n  s:\n    file: ./missing.txt\n", "compose.yml: secrets.s.file: open "},
 		{"missing variable", "services:\n  web:\n    image: ${NOPE:?set NOPE to the image}\n", "compose.yml: "},
+		{"oversized secret", "services:\n  web:\n    image: nginx\n    secrets: [big]\nsecrets:\n  big:\n    file: ./big.txt\n", "secret bad_big is 614400 bytes; the swarm takes at most 512000"},
 	}
 	removeStack(t, cli, "bad") // should anything get through
 	before := stackState(t, s, "bad")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeFiles(t, map[string]string{"compose.yml": tc.compose})
+			dir := writeFiles(t, map[string]string{"compose.yml": tc.compose, "big.txt": strings.Repeat("x", 600*1024)})
 			res := cli.Run("swarmauth", "stack", "deploy", "-c", filepath.Join(dir, "compose.yml"), "bad")
 			res.Assert(t, icmd.Expected{ExitCode: 1, Err: tc.want})
 			assert.Check(t, is.DeepEqual(stackState(t, s, "bad"), before))

@@ -182,7 +182,7 @@ func (p *Plan) rollback(ctx context.Context, api API, changed []changedService, 
 		back = append(back, c.id)
 	}
 	if len(back) > 0 {
-		if _, err := cluster.Wait(ctx, api, back, o.Timeout, o.Report); err != nil {
+		if _, err := cluster.WaitRollback(ctx, api, back, o.Timeout, o.Report); err != nil {
 			errs = append(errs, fmt.Errorf("rollback: %w", err))
 		} else {
 			_, _ = fmt.Fprintf(o.Out, "Rolled back %d service(s) to their previous spec\n", len(back))

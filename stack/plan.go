@@ -260,6 +260,13 @@ func asStored(spec swarm.ServiceSpec, networkIDs map[string]string) swarm.Servic
 		one := uint64(1)
 		spec.Mode = swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}}
 	}
+	for _, u := range []**swarm.UpdateConfig{&spec.UpdateConfig, &spec.RollbackConfig} {
+		if *u != nil && (*u).FailureAction == "" {
+			c := **u
+			c.FailureAction = swarm.UpdateFailureActionPause
+			*u = &c
+		}
+	}
 	if spec.EndpointSpec != nil && spec.EndpointSpec.Mode == "" {
 		ep := *spec.EndpointSpec
 		ep.Mode = swarm.ResolutionModeVIP

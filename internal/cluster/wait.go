@@ -36,6 +36,16 @@ var PollInterval = 500 * time.Millisecond
 // passes (0: no limit) or ctx ends, calling report with every change. It
 // returns the last states; the error says which services did not converge.
 func Wait(ctx context.Context, api WaitAPI, ids []string, timeout time.Duration, report func([]ServiceState)) ([]ServiceState, error) {
+	return wait(ctx, api, ids, timeout, report, false)
+}
+
+// WaitRollback is Wait for services rolling back: a completed rollback is
+// what we wait for, not a failure.
+func WaitRollback(ctx context.Context, api WaitAPI, ids []string, timeout time.Duration, report func([]ServiceState)) ([]ServiceState, error) {
+	return wait(ctx, api, ids, timeout, report, true)
+}
+
+func wait(ctx context.Context, api WaitAPI, ids []string, timeout time.Duration, report func([]ServiceState), rollingBack bool) ([]ServiceState, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -49,7 +59,7 @@ func Wait(ctx context.Context, api WaitAPI, ids []string, timeout time.Duration,
 			if states[i].Done || states[i].Failed {
 				continue
 			}
-			st, err := serviceState(ctx, api, id)
+			st, err := serviceState(ctx, api, id, rollingBack)
 			if err != nil {
 				if ctx.Err() != nil {
 					break
@@ -100,7 +110,7 @@ func failures(states []ServiceState) error {
 	return errors.Join(errs...)
 }
 
-func serviceState(ctx context.Context, api WaitAPI, id string) (ServiceState, error) {
+func serviceState(ctx context.Context, api WaitAPI, id string, rollingBack bool) (ServiceState, error) {
 	res, err := api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
 	if err != nil {
 		return ServiceState{}, err
@@ -113,8 +123,10 @@ func serviceState(ctx context.Context, api WaitAPI, id string) (ServiceState, er
 			st.Failed, st.Message = true, "update paused: "+u.Message
 			return st, nil
 		case swarm.UpdateStateRollbackCompleted:
-			st.Failed, st.Message = true, "rolled back: "+u.Message
-			return st, nil
+			if !rollingBack {
+				st.Failed, st.Message = true, "rolled back: "+u.Message
+				return st, nil
+			}
 		}
 	}
 	tl, err := api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", id)})
@@ -182,7 +194,7 @@ func serviceState(ctx context.Context, api WaitAPI, id string) (ServiceState, er
 
 func updateFinished(svc swarm.Service) bool {
 	u := svc.UpdateStatus
-	return u == nil || u.State == swarm.UpdateStateCompleted || u.State == ""
+	return u == nil || u.State == swarm.UpdateStateCompleted || u.State == swarm.UpdateStateRollbackCompleted || u.State == ""
 }
 
 func firstNonEmpty(s ...string) string {

@@ -4,6 +4,7 @@
 //	/app                 wait
 //	/app cat FILE...     print each file to stdout, then wait
 //	/app serve ADDR      answer "ok" over HTTP on ADDR until SIGTERM
+//	/app exit CODE       exit at once with CODE (a job, or a crashing task)
 package main
 
 import (
@@ -29,6 +30,12 @@ func main() {
 				}
 				fmt.Printf("%s: %s\n", f, b)
 			}
+		case "exit":
+			code := 0
+			if len(args) > 1 {
+				_, _ = fmt.Sscan(args[1], &code)
+			}
+			os.Exit(code)
 		case "serve":
 			if len(args) != 2 {
 				fmt.Fprintln(os.Stderr, "usage: app serve ADDR")
