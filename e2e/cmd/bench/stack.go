@@ -46,7 +46,8 @@ func benchStack(ctx context.Context, sb *sandbox.Sandbox, p *sandbox.Program, n,
 		args []string
 	}{
 		{"docker stack deploy", []string{"stack", "deploy", "--with-registry-auth"}},
-		{"swarmauth stack deploy", []string{"swarmauth", "stack", "deploy"}},
+		// Detached, like docker stack deploy by default.
+		{"swarmauth stack deploy", []string{"swarmauth", "stack", "deploy", "-d"}},
 	}
 	fmt.Printf("\n%d-service stack (5 distinct private images), median of %d rounds, measured in this run:\n\n", n, rounds)
 	fmt.Println("| --resolve-image | deploy | docker stack deploy | swarmauth stack deploy | docker / swarmauth |")
