@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -140,20 +139,4 @@ func TestVersionHumanOutput(t *testing.T) {
 		assert.Check(t, is.Contains(out, field))
 	}
 	assert.Check(t, is.Contains(out, "20.10"), "the sandbox runs Debian's docker.io 20.10")
-}
-
-// The mission's commands are registered but must not pretend to work, and
-// must not write to the swarm, before their issues land.
-func TestStubsSayNotImplemented(t *testing.T) {
-	s := single(t)
-	cli := s.NewCLI(t)
-	for _, args := range [][]string{
-		{"secret", "rotate", "db"}, {"config", "rotate", "conf"},
-	} {
-		res := cli.Run(append([]string{"swarmauth"}, args...)...)
-		res.Assert(t, icmd.Expected{ExitCode: 1, Err: "not implemented yet"})
-		for _, c := range cli.Proxy.Calls() {
-			assert.Check(t, c.Method == "GET" || c.Method == "HEAD", "%s wrote: %s %s", strings.Join(args, " "), c.Method, c.Path)
-		}
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,12 @@ func stackState(t *testing.T, s *sandbox.Swarm, namespace string) map[string]str
 	assert.NilError(t, err)
 	for _, svc := range svcs.Items {
 		spec := svc.Spec
+		// docker orders references to the same secret at random (a map).
+		if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+			slices.SortFunc(cs.Secrets, func(a, b *swarm.SecretReference) int {
+				return strings.Compare(a.SecretName+"/"+a.File.Name, b.SecretName+"/"+b.File.Name)
+			})
+		}
 		for i, n := range spec.TaskTemplate.Networks {
 			spec.TaskTemplate.Networks[i].Target = netNames[n.Target]
 		}

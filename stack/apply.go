@@ -216,7 +216,7 @@ func (p *Plan) finish(ctx context.Context, api API, o ApplyOptions) error {
 			return fmt.Errorf("failed to remove network %s: %w", n, err)
 		}
 	}
-	inUse, err := objectsInUse(ctx, api)
+	inUse, err := cluster.ObjectsInUse(ctx, api)
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (p *Plan) finish(ctx context.Context, api API, o ApplyOptions) error {
 				current[obj.Base] = obj.Name
 			}
 		}
-		removed, err := retireVersions(ctx, objectAPIFor(api, kind), p.Namespace, current, inUse, o.KeepVersions, p.withPrune)
+		removed, err := cluster.RetireVersions(ctx, objectAPIFor(api, kind), p.Namespace, current, inUse, o.KeepVersions, p.withPrune)
 		for _, name := range removed {
 			_, _ = fmt.Fprintf(o.Out, "Removing %s %s\n", kind, name)
 		}
@@ -253,34 +253,11 @@ func checkLinked(cs *swarm.ContainerSpec) error {
 	return nil
 }
 
-func objectAPIFor(api API, kind string) objectAPI {
+func objectAPIFor(api API, kind string) cluster.ObjectAPI {
 	if kind == "secret" {
-		return secretAPI{api}
+		return cluster.Secrets(api)
 	}
-	return configAPI{api}
-}
-
-// objectsInUse returns the IDs of every secret and config any service of the
-// swarm refers to, this stack's or not.
-func objectsInUse(ctx context.Context, api API) (map[string]bool, error) {
-	list, err := api.ServiceList(ctx, client.ServiceListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	in := map[string]bool{}
-	for _, s := range list.Items {
-		cs := s.Spec.TaskTemplate.ContainerSpec
-		if cs == nil {
-			continue
-		}
-		for _, r := range cs.Secrets {
-			in[r.SecretID] = true
-		}
-		for _, r := range cs.Configs {
-			in[r.ConfigID] = true
-		}
-	}
-	return in, nil
+	return cluster.Configs(api)
 }
 
 func pendingSummary(states []cluster.ServiceState) string {

@@ -415,7 +415,9 @@ func convertSecretRefs(p *types.Project, namespace string, refs []types.ServiceS
 		})
 	}
 	// Sorted, so that reordering the file restarts nothing.
-	slices.SortStableFunc(out, func(a, b *swarm.SecretReference) int { return cmp.Compare(a.SecretName, b.SecretName) })
+	slices.SortStableFunc(out, func(a, b *swarm.SecretReference) int {
+		return cmp.Or(cmp.Compare(a.SecretName, b.SecretName), cmp.Compare(a.File.Name, b.File.Name))
+	})
 	return out, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/registry"
@@ -290,33 +289,6 @@ func TestDeployVersionsSecretsAndConfigs(t *testing.T) {
 		"network create shop_default", "secret create shop_token_" + contentDigest([]byte("t0k3n")), "config labels legacy-conf",
 		"service create shop_api",
 	}), "detached: nothing is retired before convergence")
-}
-
-func TestRetireVersions(t *testing.T) {
-	f := newFakeEngine()
-	at := func(m int) time.Time { return time.Date(2026, 1, 1, 0, m, 0, 0, time.UTC) }
-	lineage := func(id, digest string, created time.Time) swarm.Secret {
-		return swarm.Secret{ID: id, Meta: swarm.Meta{CreatedAt: created}, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{
-			Name: "shop_db_" + digest, Labels: map[string]string{"swarmauth.object": "shop_db", "swarmauth.digest": digest, "com.docker.stack.namespace": "shop"},
-		}}}
-	}
-	f.secrets = []swarm.Secret{
-		lineage("old1", "aaaa", at(1)), lineage("old2", "bbbb", at(2)), lineage("used", "cccc", at(3)),
-		lineage("old3", "dddd", at(4)), lineage("cur", "eeee", at(5)),
-		{ID: "dropped", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "shop_gone_ffff", Labels: map[string]string{"swarmauth.object": "shop_gone", "com.docker.stack.namespace": "shop"}}}},
-		{ID: "other-stack", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "web_db_1111", Labels: map[string]string{"swarmauth.object": "web_db", "com.docker.stack.namespace": "web"}}}},
-	}
-	current := map[string]string{"shop_db": "shop_db_eeee"}
-	inUse := map[string]bool{"used": true}
-
-	removed, err := retireVersions(context.Background(), secretAPI{f}, "shop", current, inUse, 1, false)
-	assert.NilError(t, err)
-	assert.Check(t, is.DeepEqual(removed, []string{"shop_db_aaaa", "shop_db_bbbb"}), "the newest unused old version is kept")
-
-	f.writes = nil
-	removed, err = retireVersions(context.Background(), secretAPI{f}, "shop", current, inUse, 0, true)
-	assert.NilError(t, err)
-	assert.Check(t, is.DeepEqual(removed, []string{"shop_db_aaaa", "shop_db_bbbb", "shop_db_dddd", "shop_gone_ffff"}), "prune drops lineages the files no longer define; in-use, current and other stacks' stay")
 }
 
 func digestOf(s string) digest.Digest { return digest.Digest(s) }

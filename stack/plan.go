@@ -128,16 +128,18 @@ func (p *Plan) planObjects(ctx context.Context, api API) error {
 			return fmt.Errorf("secret %s is %d bytes; the swarm takes at most %d", s.Name, len(s.Data), maxSecretSize)
 		}
 		d := contentDigest(s.Data)
-		secrets = append(secrets, desiredObject{Base: s.Name, Data: s.Data, Digest: d, Labels: withLineage(s.Labels, s.Name, d), spec: s})
+		secrets = append(secrets, desiredObject{Base: s.Name, Data: s.Data, Digest: d, Labels: withLineage(s.Labels, s.Name, d),
+			spec: cluster.ObjectSpec{Data: s.Data, Driver: s.Driver, Templating: s.Templating}})
 	}
 	for _, c := range p.res.Configs {
 		d := contentDigest(c.Data)
-		configs = append(configs, desiredObject{Base: c.Name, Data: c.Data, Digest: d, Labels: withLineage(c.Labels, c.Name, d), spec: c})
+		configs = append(configs, desiredObject{Base: c.Name, Data: c.Data, Digest: d, Labels: withLineage(c.Labels, c.Name, d),
+			spec: cluster.ObjectSpec{Data: c.Data, Templating: c.Templating}})
 	}
 	for _, kind := range []struct {
-		api     objectAPI
+		api     cluster.ObjectAPI
 		desired []desiredObject
-	}{{secretAPI{api}, secrets}, {configAPI{api}, configs}} {
+	}{{cluster.Secrets(api), secrets}, {cluster.Configs(api), configs}} {
 		plans, err := planObjects(ctx, kind.api, kind.desired)
 		if err != nil {
 			return err

@@ -3,9 +3,6 @@
 package commands
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/docker/cli/cli/command"
@@ -48,15 +45,4 @@ It uses the docker CLI's context, TLS settings and credential store.`,
 		newConfigCommand(dockerCLI),
 	)
 	return cmd
-}
-
-// errNotImplemented marks a registered command whose issue has not landed, so
-// that nobody mistakes a stub for a result.
-var errNotImplemented = errors.New("not implemented yet")
-
-func notImplemented(cmd *cobra.Command) error {
-	return cli.StatusError{
-		Status:     fmt.Sprintf("%s: %v", cmd.CommandPath(), errNotImplemented),
-		StatusCode: 1,
-	}
 }

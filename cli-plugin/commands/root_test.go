@@ -3,7 +3,6 @@ package commands
 import (
 	"testing"
 
-	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
@@ -29,23 +28,5 @@ func TestRootRegistersTheMissionCommands(t *testing.T) {
 		assert.NilError(t, err, path)
 		assert.Check(t, is.Len(rest, 0), path)
 		assert.Check(t, is.Equal(cmd.Name(), path[len(path)-1]))
-	}
-}
-
-// Until their issues land, the mission's commands fail loudly rather than
-// pretend to work.
-func TestStubsFailWithNotImplemented(t *testing.T) {
-	dockerCLI, err := command.NewDockerCli()
-	assert.NilError(t, err)
-	for _, args := range [][]string{
-		{"secret", "rotate", "db_password"}, {"config", "rotate", "nginx_conf"},
-	} {
-		root := NewRootCommand(dockerCLI)
-		root.SetArgs(args)
-		err := root.Execute()
-		status, ok := err.(cli.StatusError)
-		assert.Assert(t, ok, "%v: %T", args, err)
-		assert.Check(t, is.Equal(status.StatusCode, 1), args)
-		assert.Check(t, is.ErrorContains(err, "not implemented yet"), args)
 	}
 }

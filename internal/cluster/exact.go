@@ -62,6 +62,9 @@ func (u *ExactUpdater) ServiceUpdate(ctx context.Context, serviceID string, opts
 	if opts.RegistryAuthFrom != "" {
 		q.Set("registryAuthFrom", string(opts.RegistryAuthFrom))
 	}
+	if opts.Rollback != "" {
+		q.Set("rollback", opts.Rollback)
+	}
 	u2 := fmt.Sprintf("http://docker/v%s/services/%s/update?%s", u.version(), url.PathEscape(serviceID), q.Encode())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u2, bytes.NewReader(body))
 	if err != nil {

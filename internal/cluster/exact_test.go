@@ -53,6 +53,10 @@ func TestExactUpdaterSendsSpecAsGiven(t *testing.T) {
 	assert.Check(t, is.Equal(got.query, "version=42"))
 	assert.Check(t, is.Equal(got.auth, "e30="))
 	assert.Check(t, is.Equal(got.spec.TaskTemplate.ContainerSpec.Image, "docker.io/library/nginx"))
+
+	_, err = u.ServiceUpdate(context.Background(), "abc", client.ServiceUpdateOptions{Version: swarm.Version{Index: 43}, Rollback: "previous"})
+	assert.NilError(t, err)
+	assert.Check(t, is.Equal(got.query, "rollback=previous&version=43"))
 }
 
 func TestExactUpdaterErrors(t *testing.T) {

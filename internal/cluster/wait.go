@@ -36,16 +36,21 @@ var PollInterval = 500 * time.Millisecond
 // passes (0: no limit) or ctx ends, calling report with every change. It
 // returns the last states; the error says which services did not converge.
 func Wait(ctx context.Context, api WaitAPI, ids []string, timeout time.Duration, report func([]ServiceState)) ([]ServiceState, error) {
-	return wait(ctx, api, ids, timeout, report, false)
+	return wait(ctx, api, ids, timeout, report, false, FailedTasksLimit)
+}
+
+// WaitJob waits for a one-off job: its first failed task fails it.
+func WaitJob(ctx context.Context, api WaitAPI, id string, timeout time.Duration, report func([]ServiceState)) ([]ServiceState, error) {
+	return wait(ctx, api, []string{id}, timeout, report, false, 1)
 }
 
 // WaitRollback is Wait for services rolling back: a completed rollback is
 // what we wait for, not a failure.
 func WaitRollback(ctx context.Context, api WaitAPI, ids []string, timeout time.Duration, report func([]ServiceState)) ([]ServiceState, error) {
-	return wait(ctx, api, ids, timeout, report, true)
+	return wait(ctx, api, ids, timeout, report, true, FailedTasksLimit)
 }
 
-func wait(ctx context.Context, api WaitAPI, ids []string, timeout time.Duration, report func([]ServiceState), rollingBack bool) ([]ServiceState, error) {
+func wait(ctx context.Context, api WaitAPI, ids []string, timeout time.Duration, report func([]ServiceState), rollingBack bool, failLimit int) ([]ServiceState, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -59,7 +64,7 @@ func wait(ctx context.Context, api WaitAPI, ids []string, timeout time.Duration,
 			if states[i].Done || states[i].Failed {
 				continue
 			}
-			st, err := serviceState(ctx, api, id, rollingBack)
+			st, err := serviceState(ctx, api, id, rollingBack, failLimit)
 			if err != nil {
 				if ctx.Err() != nil {
 					break
@@ -110,7 +115,7 @@ func failures(states []ServiceState) error {
 	return errors.Join(errs...)
 }
 
-func serviceState(ctx context.Context, api WaitAPI, id string, rollingBack bool) (ServiceState, error) {
+func serviceState(ctx context.Context, api WaitAPI, id string, rollingBack bool, failLimit int) (ServiceState, error) {
 	res, err := api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
 	if err != nil {
 		return ServiceState{}, err
@@ -186,7 +191,7 @@ func serviceState(ctx context.Context, api WaitAPI, id string, rollingBack bool)
 		st.Progress = fmt.Sprintf("%d/%d completed", completed, live)
 		st.Done = live > 0 && completed == live
 	}
-	if !st.Done && failedCount >= FailedTasksLimit {
+	if !st.Done && failedCount >= failLimit {
 		st.Failed, st.Message = true, fmt.Sprintf("%d tasks failed; last: %s", failedCount, lastErr)
 	}
 	return st, nil

@@ -5,6 +5,10 @@
 //	/app cat FILE...     print each file to stdout, then wait
 //	/app serve ADDR      answer "ok" over HTTP on ADDR until SIGTERM
 //	/app exit CODE       exit at once with CODE (a job, or a crashing task)
+//	/app expect FILE TEXT [FILE TEXT...]
+//	                     exit 1 unless each FILE holds TEXT; then wait
+//	/app check FILE TEXT [FILE TEXT...]
+//	                     the same, but exit 0 when they all do (a job)
 package main
 
 import (
@@ -29,6 +33,18 @@ func main() {
 					os.Exit(1)
 				}
 				fmt.Printf("%s: %s\n", f, b)
+			}
+		case "expect", "check":
+			for i := 1; i+1 < len(args); i += 2 {
+				b, err := os.ReadFile(args[i])
+				if err != nil || string(b) != args[i+1] {
+					fmt.Fprintf(os.Stderr, "%s does not hold the expected value\n", args[i])
+					os.Exit(1)
+				}
+				fmt.Printf("%s: as expected\n", args[i])
+			}
+			if args[0] == "check" {
+				os.Exit(0)
 			}
 		case "exit":
 			code := 0

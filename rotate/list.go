@@ -1,0 +1,94 @@
+package rotate
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// VersionInfo is one version of a lineage and the services that use it.
+type VersionInfo struct {
+	Name     string
+	ID       string
+	Version  int
+	Created  time.Time
+	Services []string
+}
+
+// LineageInfo is a secret or config with all its versions, oldest first.
+type LineageInfo struct {
+	Name     string
+	Versions []VersionInfo
+}
+
+// Lineages groups every secret or config of the swarm by lineage.
+func Lineages(ctx context.Context, api API, kind string) ([]LineageInfo, error) {
+	objs, err := objectAPI(api, kind).List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	services, err := api.ServiceList(ctx, client.ServiceListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	users := map[string][]string{}
+	for _, svc := range services.Items {
+		cs := svc.Spec.TaskTemplate.ContainerSpec
+		if cs == nil {
+			continue
+		}
+		for _, r := range cs.Secrets {
+			if kind == "secret" {
+				users[r.SecretID] = append(users[r.SecretID], svc.Spec.Name)
+			}
+		}
+		for _, r := range cs.Configs {
+			if kind == "config" {
+				users[r.ConfigID] = append(users[r.ConfigID], svc.Spec.Name)
+			}
+		}
+	}
+	byName := map[string]*LineageInfo{}
+	for _, o := range objs {
+		l := o.Lineage()
+		if byName[l] == nil {
+			byName[l] = &LineageInfo{Name: l}
+		}
+		u := slices.Compact(slices.Sorted(slices.Values(users[o.ID])))
+		byName[l].Versions = append(byName[l].Versions, VersionInfo{Name: o.Name, ID: o.ID, Version: versionOf(o, l), Created: o.Created, Services: u})
+	}
+	var out []LineageInfo
+	for _, l := range byName {
+		slices.SortFunc(l.Versions, func(a, b VersionInfo) int {
+			if a.Version != b.Version {
+				return a.Version - b.Version
+			}
+			return a.Created.Compare(b.Created)
+		})
+		out = append(out, *l)
+	}
+	slices.SortFunc(out, func(a, b LineageInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Lineage returns the lineage NAME names (its base or any version).
+func Lineage(ctx context.Context, api API, kind, name string) (LineageInfo, bool, error) {
+	all, err := Lineages(ctx, api, kind)
+	if err != nil {
+		return LineageInfo{}, false, err
+	}
+	for _, l := range all {
+		if l.Name == name {
+			return l, true, nil
+		}
+		for _, v := range l.Versions {
+			if v.Name == name {
+				return l, true, nil
+			}
+		}
+	}
+	return LineageInfo{}, false, nil
+}
