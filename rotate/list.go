@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"github.com/swarmauth/swarmauth/internal/cluster"
 )
 
 // VersionInfo is one version of a lineage and the services that use it.
@@ -51,24 +52,19 @@ func Lineages(ctx context.Context, api API, kind string) ([]LineageInfo, error) 
 			}
 		}
 	}
-	byName := map[string]*LineageInfo{}
+	byLineage := map[string][]cluster.Object{}
 	for _, o := range objs {
-		l := o.Lineage()
-		if byName[l] == nil {
-			byName[l] = &LineageInfo{Name: l}
-		}
-		u := slices.Compact(slices.Sorted(slices.Values(users[o.ID])))
-		byName[l].Versions = append(byName[l].Versions, VersionInfo{Name: o.Name, ID: o.ID, Version: versionOf(o, l), Created: o.Created, Services: u})
+		byLineage[o.Lineage()] = append(byLineage[o.Lineage()], o)
 	}
 	var out []LineageInfo
-	for _, l := range byName {
-		slices.SortFunc(l.Versions, func(a, b VersionInfo) int {
-			if a.Version != b.Version {
-				return a.Version - b.Version
-			}
-			return a.Created.Compare(b.Created)
-		})
-		out = append(out, *l)
+	for name, versions := range byLineage {
+		numbers := numberVersions(versions, name)
+		l := LineageInfo{Name: name}
+		for _, o := range versions {
+			u := slices.Compact(slices.Sorted(slices.Values(users[o.ID])))
+			l.Versions = append(l.Versions, VersionInfo{Name: o.Name, ID: o.ID, Version: numbers[o.ID], Created: o.Created, Services: u})
+		}
+		out = append(out, l)
 	}
 	slices.SortFunc(out, func(a, b LineageInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil

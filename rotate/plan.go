@@ -102,19 +102,27 @@ func objectAPI(api API, kind string) cluster.ObjectAPI {
 	return cluster.Secrets(api)
 }
 
-func versionOf(o cluster.Object, base string) int {
-	if n, err := strconv.Atoi(o.Labels[LabelVersion]); err == nil {
-		return n
-	}
-	if o.Name == base {
-		return 1
-	}
-	if i := strings.LastIndex(o.Name, "_v"); i >= 0 {
-		if n, err := strconv.Atoi(o.Name[i+2:]); err == nil {
-			return n
+// numberVersions sorts a lineage's versions, oldest first, and numbers them:
+// by their version label or _vN suffix, else by creation order (the first,
+// unversioned object is 1; stack deploy's digest-named versions follow).
+func numberVersions(versions []cluster.Object, base string) map[string]int {
+	slices.SortStableFunc(versions, func(a, b cluster.Object) int { return a.Created.Compare(b.Created) })
+	numbers := map[string]int{}
+	last := 0
+	for _, o := range versions {
+		n := 0
+		if v, err := strconv.Atoi(o.Labels[LabelVersion]); err == nil {
+			n = v
+		} else if i := strings.LastIndex(o.Name, "_v"); i >= 0 && o.Name[:i] == base {
+			n, _ = strconv.Atoi(o.Name[i+2:])
 		}
+		if n <= last {
+			n = last + 1
+		}
+		numbers[o.ID], last = n, n
 	}
-	return 0
+	slices.SortStableFunc(versions, func(a, b cluster.Object) int { return numbers[a.ID] - numbers[b.ID] })
+	return numbers
 }
 
 func digest(data []byte) string {
@@ -178,7 +186,7 @@ func MakePlan(ctx context.Context, api API, o Options) (*Plan, error) {
 	if len(versions) == 0 {
 		return nil, fmt.Errorf("no such %s: %s", o.Kind, o.Name)
 	}
-	slices.SortFunc(versions, func(a, b cluster.Object) int { return versionOf(a, p.Lineage) - versionOf(b, p.Lineage) })
+	numbers := numberVersions(versions, p.Lineage)
 	ids := map[string]bool{}
 	for _, v := range versions {
 		ids[v.ID] = true
@@ -205,14 +213,14 @@ func MakePlan(ctx context.Context, api API, o Options) (*Plan, error) {
 	newest := versions[len(versions)-1]
 	for _, v := range versions {
 		if v.Labels[cluster.LabelDigest] == d {
-			p.NewName, p.newID, p.Version, p.Reuse = v.Name, v.ID, versionOf(v, p.Lineage), true
+			p.NewName, p.newID, p.Version, p.Reuse = v.Name, v.ID, numbers[v.ID], true
 		}
 	}
 	if !p.Reuse && o.Generated && !inUse[newest.Name] && len(inUse) > 0 && newest.Labels[LabelVersion] != "" {
-		p.NewName, p.newID, p.Version, p.Reuse = newest.Name, newest.ID, versionOf(newest, p.Lineage), true
+		p.NewName, p.newID, p.Version, p.Reuse = newest.Name, newest.ID, numbers[newest.ID], true
 	}
 	if !p.Reuse {
-		p.Version = versionOf(newest, p.Lineage) + 1
+		p.Version = numbers[newest.ID] + 1
 		p.NewName = o.NewName
 		if p.NewName == "" {
 			p.NewName = fmt.Sprintf("%s_v%d", p.Lineage, p.Version)

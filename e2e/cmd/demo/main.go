@@ -189,6 +189,18 @@ secrets:
 		}
 	}
 	d.docker("stack", "services", "shop")
+
+	step("docker swarmauth secret rotate: the next version, every service moved onto it")
+	secrets, err := d.s.Manager.Client.SecretList(d.ctx, client.SecretListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, sec := range secrets.Items {
+		if strings.HasPrefix(sec.Spec.Name, "shop_api_key_") {
+			d.docker("swarmauth", "secret", "rotate", "--generate", sec.Spec.Name)
+			d.docker("swarmauth", "secret", "history", "shop_api_key")
+		}
+	}
 	return nil
 }
 
