@@ -285,6 +285,19 @@ func TestStackDeployRegistryAuthPerService(t *testing.T) {
 	assert.Check(t, is.Len(authByService(t, s, cli.Proxy), 0))
 	assert.Check(t, is.Len(changed(t, s, before), 0))
 
+	// --refresh-auth sends the credentials again, without restarting a task.
+	tasksBefore := runningTasks(t, s, "shop_api")
+	cli.Proxy.Reset()
+	refresh := cli.Command("swarmauth", "stack", "deploy", "--refresh-auth", "-c", filepath.Join(dir, "compose.yml"), "shop")
+	refresh.Env = append(refresh.Env, "PRIVATE_IMAGE="+private, "PUBLIC_IMAGE="+public, "DB_PASSWORD=s3cret-from-env")
+	icmd.RunCmd(refresh).Assert(t, icmd.Success)
+	assert.Check(t, is.DeepEqual(authByService(t, s, cli.Proxy), map[string][]string{
+		"shop_api":    {sandbox.AuthCredentials},
+		"shop_tool":   {sandbox.AuthEmpty},
+		"shop_forced": {sandbox.AuthCredentials},
+	}))
+	assert.Check(t, is.DeepEqual(runningTasks(t, s, "shop_api"), tasksBefore), "no task restarted")
+
 	// docker's own stack commands see our stack, and remove all of it.
 	ls := cli.Run("stack", "ls", "--format", "{{.Name}} {{.Services}}")
 	assert.Check(t, is.Contains(ls.Stdout(), "shop 3"))

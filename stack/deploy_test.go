@@ -313,6 +313,14 @@ func TestDeployLeavesUnchangedServicesAlone(t *testing.T) {
 	assert.NilError(t, p.Apply(context.Background(), f, ApplyOptions{Out: &out, Err: &out, Detach: true}))
 	assert.Check(t, is.Len(f.writes, 0), "an unchanged stack sends nothing")
 
+	p, err = MakePlan(context.Background(), f, res, PlanOptions{ResolveImage: ResolveNever, Policy: policy, RefreshAuth: true, Warn: &out})
+	assert.NilError(t, err)
+	assert.NilError(t, p.Apply(context.Background(), f, ApplyOptions{Out: &out, Err: &out, Detach: true}))
+	assert.Check(t, is.Len(f.writes, 2), "--refresh-auth sends auth to every service")
+	assert.Check(t, is.Equal(f.updates["shop_api"].EncodedRegistryAuth, "UFJJVg=="))
+	assert.Check(t, is.Equal(f.updates["shop_api"].Spec.TaskTemplate.ForceUpdate, uint64(0)), "an auth-only update restarts nothing")
+	f.writes = nil
+
 	p, err = MakePlan(context.Background(), f, res, PlanOptions{ResolveImage: ResolveNever, Policy: policy, Force: true, Warn: &out})
 	assert.NilError(t, err)
 	assert.NilError(t, p.Apply(context.Background(), f, ApplyOptions{Out: &out, Err: &out, Detach: true}))

@@ -21,10 +21,13 @@ type PlanOptions struct {
 	// Policy decides each service's registry auth; a service's x-swarmauth
 	// registry-auth overrides its mode.
 	Policy *auth.Policy
-	Prune  bool      // remove what the files no longer define
-	Force  bool      // update every service, changed or not
-	Warn   io.Writer // image resolution warnings
-	Now    func() time.Time
+	Prune  bool // remove what the files no longer define
+	Force  bool // update every service, changed or not
+	// RefreshAuth sends every service its registry auth again, even when its
+	// labels say it holds it: for credentials that changed since.
+	RefreshAuth bool
+	Warn        io.Writer // image resolution warnings
+	Now         func() time.Time
 }
 
 // Plan is everything a deploy will do. It is computed, and validated, before
@@ -221,7 +224,7 @@ func (p *Plan) decideServices(o PlanOptions) {
 			}
 		}
 		spec.TaskTemplate.ForceUpdate = old.TaskTemplate.ForceUpdate
-		sp.sendAuth = recordsAuth && !cluster.HoldsAuth(old.Labels, attached, img.Registry)
+		sp.sendAuth = recordsAuth && (o.RefreshAuth || !cluster.HoldsAuth(old.Labels, attached, img.Registry))
 		if sp.sendAuth {
 			spec.Labels = cluster.WithAuthLabels(spec.Labels, attached, img.Registry, o.Now())
 		}

@@ -35,6 +35,7 @@ type stackDeployOptions struct {
 	quiet             bool
 	dryRun            bool
 	force             bool
+	refreshAuth       bool
 	keepVersions      int
 	timeout           time.Duration
 	rollbackOnFailure bool
@@ -77,6 +78,7 @@ name is the argument, or the compose file's top-level name.`,
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress progress output")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print the plan and change nothing")
 	f.BoolVar(&o.force, "force", false, "Update every service, even those that did not change")
+	f.BoolVar(&o.refreshAuth, "refresh-auth", false, "Send every service its registry auth again, even when unchanged (no restart)")
 	f.IntVar(&o.keepVersions, "keep-versions", 0, "Keep this many unused old versions of each secret and config, for rollback")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "How long to wait for the services to converge (0: no limit)")
 	f.BoolVar(&o.rollbackOnFailure, "rollback-on-failure", false, "Roll services that fail to converge back to their previous spec")
@@ -129,6 +131,7 @@ func runStackDeploy(ctx context.Context, dockerCLI command.Cli, o stackDeployOpt
 		Policy:       policy,
 		Prune:        o.prune,
 		Force:        o.force,
+		RefreshAuth:  o.refreshAuth,
 		Warn:         dockerCLI.Err(),
 	})
 	if err != nil {
