@@ -88,3 +88,33 @@ func Lineage(ctx context.Context, api API, kind, name string) (LineageInfo, bool
 	}
 	return LineageInfo{}, false, nil
 }
+
+// ObjectUse is a secret or config version a service uses, and the newest
+// version of its lineage.
+type ObjectUse struct {
+	Kind, Name, Lineage, Newest string
+}
+
+// Outdated reports whether a newer version than the one in use exists.
+func (u ObjectUse) Outdated() bool { return u.Name != u.Newest }
+
+// Uses returns, by service name, the secret and config versions each service
+// uses.
+func Uses(ctx context.Context, api API) (map[string][]ObjectUse, error) {
+	out := map[string][]ObjectUse{}
+	for _, kind := range []string{"secret", "config"} {
+		lineages, err := Lineages(ctx, api, kind)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lineages {
+			newest := l.Versions[len(l.Versions)-1].Name
+			for _, v := range l.Versions {
+				for _, svc := range v.Services {
+					out[svc] = append(out[svc], ObjectUse{Kind: kind, Name: v.Name, Lineage: l.Name, Newest: newest})
+				}
+			}
+		}
+	}
+	return out, nil
+}

@@ -40,6 +40,7 @@ It uses the docker CLI's context, TLS settings and credential store.`,
 	cmd.AddCommand(
 		newVersionCommand(dockerCLI),
 		newRefreshCommand(dockerCLI),
+		newStatusCommand(dockerCLI),
 		newStackCommand(dockerCLI),
 		newSecretCommand(dockerCLI),
 		newConfigCommand(dockerCLI),
