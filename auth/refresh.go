@@ -175,6 +175,12 @@ func selectServices(ctx context.Context, api ServiceAPI, opts RefreshOptions) ([
 	return services, nil
 }
 
+// SelectionError is a selection that names services that do not exist: a
+// configuration error, unlike a failure to reach the swarm.
+type SelectionError struct{ msg string }
+
+func (e *SelectionError) Error() string { return e.msg }
+
 // byNameOrID picks services by exact name, full ID or unique ID prefix, as
 // docker does.
 func byNameOrID(services []swarm.Service, names []string) ([]swarm.Service, error) {
@@ -197,7 +203,7 @@ func byNameOrID(services []swarm.Service, names []string) ([]swarm.Service, erro
 				}
 			}
 			if len(prefixed) > 1 {
-				return nil, fmt.Errorf("service ID prefix %s is ambiguous", n)
+				return nil, &SelectionError{fmt.Sprintf("service ID prefix %s is ambiguous", n)}
 			}
 			if len(prefixed) == 1 {
 				match = prefixed[0]
@@ -213,7 +219,7 @@ func byNameOrID(services []swarm.Service, names []string) ([]swarm.Service, erro
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("no such service: %s", strings.Join(missing, ", "))
+		return nil, &SelectionError{"no such service: " + strings.Join(missing, ", ")}
 	}
 	return picked, nil
 }

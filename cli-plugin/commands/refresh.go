@@ -3,6 +3,10 @@ package commands
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/distribution/reference"
@@ -30,6 +34,9 @@ type refreshOptions struct {
 	probeTimeout  time.Duration
 	format        string
 	quiet         bool
+	interval      time.Duration
+	retry         time.Duration
+	logFormat     string
 }
 
 func newRefreshCommand(dockerCLI command.Cli) *cobra.Command {
@@ -62,6 +69,9 @@ spec is sent back exactly as read, so no running task restarts.`,
 	f.DurationVar(&o.probeTimeout, "probe-timeout", 10*time.Second, "Time limit for each anonymous registry request (auto policy)")
 	f.StringVar(&o.format, "format", "", flagsHelper.FormatHelp)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only display service IDs")
+	f.DurationVar(&o.interval, "interval", 0, "Keep running: refresh now and then every interval, until SIGTERM or SIGINT")
+	f.DurationVar(&o.retry, "retry", 30*time.Second, "With --interval: first back-off before retrying services that failed")
+	f.StringVar(&o.logFormat, "log-format", "text", `With --interval: log lines as "text" or "json"`)
 	return cmd
 }
 
@@ -77,20 +87,22 @@ func runRefresh(ctx context.Context, dockerCLI command.Cli, o refreshOptions, se
 		return cli.StatusError{Status: "--parallel must be at least 1", StatusCode: 125}
 	}
 	apiClient := dockerCLI.Client()
-	policy := &auth.Policy{
-		Mode:  mode,
-		Clear: o.clear,
-		Creds: auth.NewCredentialStore(dockerCLI.ConfigFile(), o.helperTimeout),
-	}
+	// The Engine knows which registries it reaches over plain HTTP.
+	var insecure func(string) bool
 	if mode == auth.ModeAuto {
-		// The Engine knows which registries it reaches over plain HTTP.
-		var insecure func(string) bool
 		if info, err := apiClient.Info(ctx, client.InfoOptions{}); err == nil {
 			insecure = auth.InsecureRegistries(info.Info.RegistryConfig)
 		}
-		policy.Probe = auth.NewProber(o.probeTimeout, insecure)
 	}
-	results, err := auth.Refresh(ctx, cluster.ExactServices(apiClient), policy, auth.RefreshOptions{
+	// Each run, and each pass of a scheduled run, reads the store afresh.
+	newPolicy := func() *auth.Policy {
+		p := &auth.Policy{Mode: mode, Clear: o.clear, Creds: auth.NewCredentialStore(dockerCLI.ConfigFile(), o.helperTimeout)}
+		if mode == auth.ModeAuto {
+			p.Probe = auth.NewProber(o.probeTimeout, insecure)
+		}
+		return p
+	}
+	sel := auth.RefreshOptions{
 		Services:    services,
 		Filters:     o.filter.Value(),
 		Stack:       o.stack,
@@ -98,7 +110,11 @@ func runRefresh(ctx context.Context, dockerCLI command.Cli, o refreshOptions, se
 		IncludeJobs: o.includeJobs,
 		Parallel:    o.parallel,
 		DryRun:      o.dryRun,
-	})
+	}
+	if o.interval > 0 {
+		return runScheduled(ctx, dockerCLI, o, sel, newPolicy)
+	}
+	results, err := auth.Refresh(ctx, cluster.ExactServices(apiClient), newPolicy(), sel)
 	if err != nil {
 		return err
 	}
@@ -126,6 +142,37 @@ func runRefresh(ctx context.Context, dockerCLI command.Cli, o refreshOptions, se
 		return cli.StatusError{Status: fmt.Sprintf("refresh failed for %d of %d services", n, len(results)), StatusCode: 1}
 	}
 	return nil
+}
+
+// runScheduled keeps refreshing until SIGTERM or SIGINT, which let the pass
+// in flight finish.
+func runScheduled(ctx context.Context, dockerCLI command.Cli, o refreshOptions, sel auth.RefreshOptions, newPolicy func() *auth.Policy) error {
+	if o.interval < time.Second {
+		return cli.StatusError{Status: "--interval must be at least 1s", StatusCode: 125}
+	}
+	var handler slog.Handler
+	switch o.logFormat {
+	case "text":
+		handler = slog.NewTextHandler(dockerCLI.Err(), nil)
+	case "json":
+		handler = slog.NewJSONHandler(dockerCLI.Err(), nil)
+	default:
+		return cli.StatusError{Status: fmt.Sprintf("invalid --log-format %q: must be text or json", o.logFormat), StatusCode: 125}
+	}
+	stop := make(chan struct{})
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sigs)
+	go func() {
+		<-sigs
+		close(stop)
+	}()
+	return auth.RunSchedule(ctx, stop, cluster.ExactServices(dockerCLI.Client()), sel, auth.ScheduleOptions{
+		Interval:  o.interval,
+		Retry:     min(o.retry, o.interval),
+		Log:       slog.New(handler),
+		NewPolicy: newPolicy,
+	})
 }
 
 const refreshTableFormat = "table {{.Service}}\t{{.Image}}\t{{.Registry}}\t{{.Source}}\t{{.Action}}"
