@@ -62,6 +62,8 @@ type CredentialStore struct {
 	getenv  func(string) string
 	// helperCommand makes the command for a helper; tests replace it.
 	helperCommand func(ctx context.Context, name string, args ...string) *exec.Cmd
+	// OnHelperCall, when set, is told of every helper call (for metrics).
+	OnHelperCall func(helper string, took time.Duration, err error)
 
 	mu    sync.Mutex
 	cache map[string]*lookup
@@ -162,7 +164,15 @@ func (s *CredentialStore) fromHelper(parent context.Context, name, serverURL str
 	ctx, cancel := context.WithTimeout(parent, s.timeout)
 	defer cancel()
 	prog := &helperProgram{ctx: ctx, name: "docker-credential-" + name, command: s.helperCommand}
+	start := time.Now()
 	c, err := client.Get(prog.run, serverURL)
+	if s.OnHelperCall != nil {
+		callErr := err
+		if credentials.IsErrCredentialsNotFound(err) {
+			callErr = nil
+		}
+		s.OnHelperCall(name, time.Since(start), callErr)
+	}
 	switch {
 	case err == nil:
 	case credentials.IsErrCredentialsNotFound(err):

@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,8 +33,9 @@ func TestScheduledRefresh(t *testing.T) {
 	name := serviceName(t, s, "app")
 	createService(t, s, cli, name, "--replicas", "0", "--no-resolve-image", ref)
 	plugin := filepath.Join(cli.Config, "cli-plugins", "docker-swarmauth")
-	start := func() *icmd.Result {
-		cmd := icmd.Command(plugin, "refresh", "--interval", "1m", "--retry", "500ms", "--log-format", "json", name)
+	start := func(extra ...string) *icmd.Result {
+		args := append([]string{"refresh", "--interval", "1m", "--retry", "500ms", "--log-format", "json"}, extra...)
+		cmd := icmd.Command(plugin, append(args, name)...)
 		cmd.Env = cli.Env()
 		run := icmd.StartCmd(cmd)
 		assert.NilError(t, run.Error)
@@ -50,12 +54,28 @@ func TestScheduledRefresh(t *testing.T) {
 
 	t.Run("a failure is retried before the next interval", func(t *testing.T) {
 		h.SetFailing("token service down")
-		run := start()
+		run := start("--metrics-addr", "127.0.0.1:0")
 		waitLog(run, `"msg":"failed"`)
 		assert.Check(t, is.Contains(run.Stderr(), "credential helper docker-credential-sched failed"))
+		addr := regexp.MustCompile(`"msg":"serving metrics","addr":"([^"]+)"`).FindStringSubmatch(run.Stderr())
+		assert.Assert(t, addr != nil, run.Stderr())
+		metrics := func() string {
+			resp, err := http.Get("http://" + addr[1] + "/metrics")
+			assert.NilError(t, err)
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return string(b)
+		}
+		assert.Check(t, is.Contains(metrics(), `swarmauth_refresh_failures_total{registry="`+sb.Private.Addr+`",service="`+name+`"} 1`))
+		assert.Check(t, is.Contains(metrics(), `swarmauth_credential_helper_errors_total{helper="sched"} 1`))
 		h.SetFailing("")
 		waitLog(run, `"msg":"refreshed"`)
 		assert.Check(t, is.Contains(run.Stderr(), `"msg":"retry done"`))
+		assert.Check(t, is.Contains(metrics(), `swarmauth_refresh_last_success_timestamp_seconds{service="`+name+`"}`))
+		health, err := http.Get("http://" + addr[1] + "/healthz")
+		assert.NilError(t, err)
+		health.Body.Close()
+		assert.Check(t, is.Equal(health.StatusCode, http.StatusOK))
 		assert.Check(t, is.Equal(inspect(t, s, name).Spec.Labels["swarmauth.registry-auth"], "attached"))
 		assert.NilError(t, run.Cmd.Process.Signal(syscall.SIGTERM))
 		res := icmd.WaitOnCmd(30*time.Second, run)

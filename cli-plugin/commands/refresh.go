@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/swarmauth/swarmauth/auth"
 	"github.com/swarmauth/swarmauth/internal/cluster"
+	"github.com/swarmauth/swarmauth/internal/metrics"
 )
 
 type refreshOptions struct {
@@ -37,6 +40,7 @@ type refreshOptions struct {
 	interval      time.Duration
 	retry         time.Duration
 	logFormat     string
+	metricsAddr   string
 }
 
 func newRefreshCommand(dockerCLI command.Cli) *cobra.Command {
@@ -72,6 +76,7 @@ spec is sent back exactly as read, so no running task restarts.`,
 	f.DurationVar(&o.interval, "interval", 0, "Keep running: refresh now and then every interval, until SIGTERM or SIGINT")
 	f.DurationVar(&o.retry, "retry", 30*time.Second, "With --interval: first back-off before retrying services that failed")
 	f.StringVar(&o.logFormat, "log-format", "text", `With --interval: log lines as "text" or "json"`)
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "With --interval: serve Prometheus /metrics and /healthz on HOST:PORT")
 	return cmd
 }
 
@@ -94,9 +99,20 @@ func runRefresh(ctx context.Context, dockerCLI command.Cli, o refreshOptions, se
 			insecure = auth.InsecureRegistries(info.Info.RegistryConfig)
 		}
 	}
+	var recorder *metrics.Recorder
+	if o.metricsAddr != "" {
+		if o.interval == 0 {
+			return cli.StatusError{Status: "--metrics-addr needs --interval", StatusCode: 125}
+		}
+		recorder = metrics.New(o.interval)
+	}
 	// Each run, and each pass of a scheduled run, reads the store afresh.
 	newPolicy := func() *auth.Policy {
-		p := &auth.Policy{Mode: mode, Clear: o.clear, Creds: auth.NewCredentialStore(dockerCLI.ConfigFile(), o.helperTimeout)}
+		store := auth.NewCredentialStore(dockerCLI.ConfigFile(), o.helperTimeout)
+		if recorder != nil {
+			store.OnHelperCall = recorder.HelperCall
+		}
+		p := &auth.Policy{Mode: mode, Clear: o.clear, Creds: store}
 		if mode == auth.ModeAuto {
 			p.Probe = auth.NewProber(o.probeTimeout, insecure)
 		}
@@ -112,7 +128,7 @@ func runRefresh(ctx context.Context, dockerCLI command.Cli, o refreshOptions, se
 		DryRun:      o.dryRun,
 	}
 	if o.interval > 0 {
-		return runScheduled(ctx, dockerCLI, o, sel, newPolicy)
+		return runScheduled(ctx, dockerCLI, o, sel, newPolicy, recorder)
 	}
 	results, err := auth.Refresh(ctx, cluster.ExactServices(apiClient), newPolicy(), sel)
 	if err != nil {
@@ -146,7 +162,7 @@ func runRefresh(ctx context.Context, dockerCLI command.Cli, o refreshOptions, se
 
 // runScheduled keeps refreshing until SIGTERM or SIGINT, which let the pass
 // in flight finish.
-func runScheduled(ctx context.Context, dockerCLI command.Cli, o refreshOptions, sel auth.RefreshOptions, newPolicy func() *auth.Policy) error {
+func runScheduled(ctx context.Context, dockerCLI command.Cli, o refreshOptions, sel auth.RefreshOptions, newPolicy func() *auth.Policy, recorder *metrics.Recorder) error {
 	if o.interval < time.Second {
 		return cli.StatusError{Status: "--interval must be at least 1s", StatusCode: 125}
 	}
@@ -159,6 +175,19 @@ func runScheduled(ctx context.Context, dockerCLI command.Cli, o refreshOptions, 
 	default:
 		return cli.StatusError{Status: fmt.Sprintf("invalid --log-format %q: must be text or json", o.logFormat), StatusCode: 125}
 	}
+	logger := slog.New(handler)
+	schedule := auth.ScheduleOptions{Interval: o.interval, Retry: min(o.retry, o.interval), Log: logger, NewPolicy: newPolicy}
+	if recorder != nil {
+		ln, err := net.Listen("tcp", o.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		srv := &http.Server{Handler: recorder.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		logger.Info("serving metrics", "addr", ln.Addr().String())
+		schedule.Pass = recorder.Pass
+	}
 	stop := make(chan struct{})
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
@@ -167,12 +196,7 @@ func runScheduled(ctx context.Context, dockerCLI command.Cli, o refreshOptions, 
 		<-sigs
 		close(stop)
 	}()
-	return auth.RunSchedule(ctx, stop, cluster.ExactServices(dockerCLI.Client()), sel, auth.ScheduleOptions{
-		Interval:  o.interval,
-		Retry:     min(o.retry, o.interval),
-		Log:       slog.New(handler),
-		NewPolicy: newPolicy,
-	})
+	return auth.RunSchedule(ctx, stop, cluster.ExactServices(dockerCLI.Client()), sel, schedule)
 }
 
 const refreshTableFormat = "table {{.Service}}\t{{.Image}}\t{{.Registry}}\t{{.Source}}\t{{.Action}}"

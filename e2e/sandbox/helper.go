@@ -22,6 +22,11 @@ type Helper struct {
 
 func (c *CLI) helperRoot() string { return filepath.Join(c.Dir, "helpers") }
 
+// HelperRoot is the directory the CLI's helpers keep their state in (one
+// directory per helper name); a container running a helper can mount it and
+// set SWARMAUTH_SANDBOX_HELPER_DIR to it.
+func (c *CLI) HelperRoot() string { return c.helperRoot() }
+
 // InstallHelper puts docker-credential-NAME on the CLI's PATH.
 func (c *CLI) InstallHelper(name string) *Helper {
 	c.t.Helper()

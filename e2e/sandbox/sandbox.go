@@ -117,7 +117,8 @@ func (sb *Sandbox) buildBinaries(ctx context.Context) error {
 	}
 	if sb.PluginBinary == "" {
 		sb.PluginBinary = filepath.Join(bin, "docker-swarmauth")
-		jobs = append(jobs, func() error { return goBuild(ctx, sb.PluginBinary, "./cli-plugin", nil) })
+		// Static, like make build: it also runs inside a FROM scratch image.
+		jobs = append(jobs, func() error { return goBuild(ctx, sb.PluginBinary, "./cli-plugin", static) })
 	}
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
