@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"sync"
 	"time"
 
 	"github.com/docker/cli/cli/config/configfile"
@@ -65,14 +64,7 @@ type CredentialStore struct {
 	// OnHelperCall, when set, is told of every helper call (for metrics).
 	OnHelperCall func(helper string, took time.Duration, err error)
 
-	mu    sync.Mutex
-	cache map[string]*lookup
-}
-
-type lookup struct {
-	done  chan struct{}
-	creds Credentials
-	err   error
+	once onceByKey[Credentials]
 }
 
 // NewCredentialStore reads credentials from cfg; helperTimeout bounds each
@@ -83,30 +75,13 @@ func NewCredentialStore(cfg *configfile.ConfigFile, helperTimeout time.Duration)
 		timeout:       helperTimeout,
 		getenv:        os.Getenv,
 		helperCommand: exec.CommandContext,
-		cache:         map[string]*lookup{},
 	}
 }
 
 // Get returns the registry's credentials. Concurrent and later calls for the
 // same registry share the first call's answer.
 func (s *CredentialStore) Get(ctx context.Context, registryHost string) (Credentials, error) {
-	s.mu.Lock()
-	l, ok := s.cache[registryHost]
-	if !ok {
-		l = &lookup{done: make(chan struct{})}
-		s.cache[registryHost] = l
-	}
-	s.mu.Unlock()
-	if !ok {
-		l.creds, l.err = s.fetch(ctx, registryHost)
-		close(l.done)
-	}
-	select {
-	case <-l.done:
-		return l.creds, l.err
-	case <-ctx.Done():
-		return Credentials{}, ctx.Err()
-	}
+	return s.once.do(ctx, registryHost, func() (Credentials, error) { return s.fetch(ctx, registryHost) })
 }
 
 // configKey is where the CLI keeps a registry's credentials.

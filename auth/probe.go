@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/registry"
@@ -43,14 +42,7 @@ type Prober struct {
 	client   *http.Client
 	insecure *http.Client
 
-	mu    sync.Mutex
-	cache map[string]*probe
-}
-
-type probe struct {
-	done   chan struct{}
-	access Access
-	err    error
+	once onceByKey[Access]
 }
 
 // NewProber returns a Prober whose requests each take at most timeout.
@@ -65,7 +57,6 @@ func NewProber(timeout time.Duration, insecure func(host string) bool) *Prober {
 		Insecure: insecure,
 		client:   &http.Client{Timeout: timeout, Transport: tr},
 		insecure: &http.Client{Timeout: timeout, Transport: insecureTr},
-		cache:    map[string]*probe{},
 	}
 }
 
@@ -100,24 +91,7 @@ func InsecureRegistries(cfg *registry.ServiceConfig) func(host string) bool {
 // Probe returns the anonymous access to img's repository. Concurrent and later
 // calls for the same repository share the first answer.
 func (p *Prober) Probe(ctx context.Context, img Image) (Access, error) {
-	key := img.Registry + "/" + img.Repository
-	p.mu.Lock()
-	pr, ok := p.cache[key]
-	if !ok {
-		pr = &probe{done: make(chan struct{})}
-		p.cache[key] = pr
-	}
-	p.mu.Unlock()
-	if !ok {
-		pr.access, pr.err = p.probe(ctx, img)
-		close(pr.done)
-	}
-	select {
-	case <-pr.done:
-		return pr.access, pr.err
-	case <-ctx.Done():
-		return AccessUnknown, ctx.Err()
-	}
+	return p.once.do(ctx, img.Registry+"/"+img.Repository, func() (Access, error) { return p.probe(ctx, img) })
 }
 
 // manifestTypes are the manifest media types docker accepts when it pulls.

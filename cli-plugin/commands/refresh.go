@@ -16,8 +16,6 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/command/formatter"
 	flagsHelper "github.com/docker/cli/cli/flags"
-	"github.com/docker/cli/opts"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 	"github.com/swarmauth/swarmauth/auth"
 	"github.com/swarmauth/swarmauth/internal/cluster"
@@ -25,26 +23,22 @@ import (
 )
 
 type refreshOptions struct {
-	filter        opts.FilterOpt
-	stack         string
-	registries    []string
-	registryAuth  string
-	clear         bool
-	includeJobs   bool
-	parallel      int
-	dryRun        bool
-	helperTimeout time.Duration
-	probeTimeout  time.Duration
-	format        string
-	quiet         bool
-	interval      time.Duration
-	retry         time.Duration
-	logFormat     string
-	metricsAddr   string
+	selectionFlags
+	policyFlags
+	clear       bool
+	includeJobs bool
+	parallel    int
+	dryRun      bool
+	format      string
+	quiet       bool
+	interval    time.Duration
+	retry       time.Duration
+	logFormat   string
+	metricsAddr string
 }
 
 func newRefreshCommand(dockerCLI command.Cli) *cobra.Command {
-	o := refreshOptions{filter: opts.NewFilterOpt()}
+	o := refreshOptions{selectionFlags: newSelectionFlags()}
 	cmd := &cobra.Command{
 		Use:   "refresh [OPTIONS] [SERVICE...]",
 		Short: "Push fresh registry credentials into running services, without restarting them",
@@ -61,16 +55,12 @@ spec is sent back exactly as read, so no running task restarts.`,
 		},
 	}
 	f := cmd.Flags()
-	f.VarP(&o.filter, "filter", "f", `Filter services as "docker service ls" does (id, label, mode, name)`)
-	f.StringVar(&o.stack, "stack", "", "Only the services of this stack")
-	f.StringArrayVar(&o.registries, "registry", nil, "Only services whose image lives on this registry (repeatable)")
-	f.StringVar(&o.registryAuth, "registry-auth", string(auth.ModeAuto), `Registry auth policy: "auto" (private images only), "always" or "never"`)
+	o.selectionFlags.add(f)
+	o.policyFlags.add(f)
 	f.BoolVar(&o.clear, "clear", false, `With --registry-auth never: remove the credentials stored in the services`)
 	f.BoolVar(&o.includeJobs, "include-jobs", false, "Also refresh job-mode services (an update re-runs their jobs)")
 	f.IntVar(&o.parallel, "parallel", 8, "Number of services updated at once")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Show what would be done, change nothing")
-	f.DurationVar(&o.helperTimeout, "helper-timeout", 20*time.Second, "Time limit for each credential helper call")
-	f.DurationVar(&o.probeTimeout, "probe-timeout", 10*time.Second, "Time limit for each anonymous registry request (auto policy)")
 	f.StringVar(&o.format, "format", "", flagsHelper.FormatHelp)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Only display service IDs")
 	f.DurationVar(&o.interval, "interval", 0, "Keep running: refresh now and then every interval, until SIGTERM or SIGINT")
@@ -92,41 +82,19 @@ func runRefresh(ctx context.Context, dockerCLI command.Cli, o refreshOptions, se
 		return cli.StatusError{Status: "--parallel must be at least 1", StatusCode: 125}
 	}
 	apiClient := dockerCLI.Client()
-	// The Engine knows which registries it reaches over plain HTTP.
-	var insecure func(string) bool
-	if mode == auth.ModeAuto {
-		if info, err := apiClient.Info(ctx, client.InfoOptions{}); err == nil {
-			insecure = auth.InsecureRegistries(info.Info.RegistryConfig)
-		}
-	}
 	var recorder *metrics.Recorder
+	var onHelperCall func(string, time.Duration, error)
 	if o.metricsAddr != "" {
 		if o.interval == 0 {
 			return cli.StatusError{Status: "--metrics-addr needs --interval", StatusCode: 125}
 		}
 		recorder = metrics.New(o.interval)
+		onHelperCall = recorder.HelperCall
 	}
 	// Each run, and each pass of a scheduled run, reads the store afresh.
-	newPolicy := func() *auth.Policy {
-		store := auth.NewCredentialStore(dockerCLI.ConfigFile(), o.helperTimeout)
-		if recorder != nil {
-			store.OnHelperCall = recorder.HelperCall
-		}
-		p := &auth.Policy{Mode: mode, Clear: o.clear, Creds: store}
-		if mode == auth.ModeAuto {
-			p.Probe = auth.NewProber(o.probeTimeout, insecure)
-		}
-		return p
-	}
-	sel := auth.RefreshOptions{
-		Services:    services,
-		Filters:     o.filter.Value(),
-		Stack:       o.stack,
-		Registries:  o.registries,
-		IncludeJobs: o.includeJobs,
-		Parallel:    o.parallel,
-		DryRun:      o.dryRun,
-	}
+	newPolicy := o.policies(ctx, dockerCLI, mode, o.clear, onHelperCall)
+	sel := o.options(services)
+	sel.IncludeJobs, sel.Parallel, sel.DryRun = o.includeJobs, o.parallel, o.dryRun
 	if o.interval > 0 {
 		return runScheduled(ctx, dockerCLI, o, sel, newPolicy, recorder)
 	}

@@ -250,22 +250,6 @@ func newHistoryCommand(dockerCLI command.Cli, kind string) *cobra.Command {
 	return cmd
 }
 
-func header(h map[string]string) formatter.HeaderContext {
-	return formatter.HeaderContext{Header: formatter.SubHeaderContext(h)}
-}
-
-func writeRows(dockerCLI command.Cli, format string, head formatter.SubContext, rows []formatter.SubContext) error {
-	ctx := formatter.Context{Output: dockerCLI.Out(), Format: formatter.Format(format)}
-	return ctx.Write(head, func(write func(formatter.SubContext) error) error {
-		for _, r := range rows {
-			if err := write(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 type lineageRow struct {
 	formatter.HeaderContext
 	l rotate.LineageInfo

@@ -8,7 +8,6 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 	"github.com/swarmauth/swarmauth/auth"
 	"github.com/swarmauth/swarmauth/stack"
@@ -40,9 +39,7 @@ type stackDeployOptions struct {
 	timeout           time.Duration
 	rollbackOnFailure bool
 	withRegistryAuth  bool
-	registryAuth      string
-	helperTimeout     time.Duration
-	probeTimeout      time.Duration
+	policyFlags
 }
 
 func newStackDeployCommand(dockerCLI command.Cli) *cobra.Command {
@@ -83,9 +80,7 @@ name is the argument, or the compose file's top-level name.`,
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "How long to wait for the services to converge (0: no limit)")
 	f.BoolVar(&o.rollbackOnFailure, "rollback-on-failure", false, "Roll services that fail to converge back to their previous spec")
 	f.BoolVar(&o.withRegistryAuth, "with-registry-auth", false, `Same as --registry-auth always (kept for compatibility with "docker stack deploy")`)
-	f.StringVar(&o.registryAuth, "registry-auth", string(auth.ModeAuto), `Registry auth policy: "auto" (private images only), "always" or "never"`)
-	f.DurationVar(&o.helperTimeout, "helper-timeout", 20*time.Second, "Time limit for each credential helper call")
-	f.DurationVar(&o.probeTimeout, "probe-timeout", 10*time.Second, "Time limit for each anonymous registry request (auto policy)")
+	o.policyFlags.add(f)
 	return cmd
 }
 
@@ -119,12 +114,7 @@ func runStackDeploy(ctx context.Context, dockerCLI command.Cli, o stackDeployOpt
 	}
 
 	apiClient := dockerCLI.Client()
-	policy := &auth.Policy{Mode: mode, Creds: auth.NewCredentialStore(dockerCLI.ConfigFile(), o.helperTimeout)}
-	var insecure func(string) bool
-	if info, err := apiClient.Info(ctx, client.InfoOptions{}); err == nil {
-		insecure = auth.InsecureRegistries(info.Info.RegistryConfig)
-	}
-	policy.Probe = auth.NewProber(o.probeTimeout, insecure)
+	policy := o.policies(ctx, dockerCLI, mode, false, nil)()
 
 	plan, err := stack.MakePlan(ctx, apiClient, res, stack.PlanOptions{
 		ResolveImage: o.resolveImage,

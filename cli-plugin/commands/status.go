@@ -10,28 +10,22 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/command/formatter"
 	flagsHelper "github.com/docker/cli/cli/flags"
-	"github.com/docker/cli/opts"
 	"github.com/docker/go-units"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 	"github.com/swarmauth/swarmauth/auth"
 	"github.com/swarmauth/swarmauth/rotate"
 )
 
 type statusOptions struct {
-	filter        opts.FilterOpt
-	stack         string
-	registries    []string
-	registryAuth  string
-	staleAfter    time.Duration
-	helperTimeout time.Duration
-	probeTimeout  time.Duration
-	format        string
-	check         bool
+	selectionFlags
+	policyFlags
+	staleAfter time.Duration
+	format     string
+	check      bool
 }
 
 func newStatusCommand(dockerCLI command.Cli) *cobra.Command {
-	o := statusOptions{filter: opts.NewFilterOpt()}
+	o := statusOptions{selectionFlags: newSelectionFlags()}
 	cmd := &cobra.Command{
 		Use:   "status [OPTIONS] [SERVICE...]",
 		Short: "Show which services hold which registry credentials, how fresh, and their secret and config versions",
@@ -48,13 +42,9 @@ With --check the exit status is 1 when any service is stale, for alerts.`,
 		},
 	}
 	f := cmd.Flags()
-	f.VarP(&o.filter, "filter", "f", `Filter services as "docker service ls" does (id, label, mode, name)`)
-	f.StringVar(&o.stack, "stack", "", "Only the services of this stack")
-	f.StringArrayVar(&o.registries, "registry", nil, "Only services whose image lives on this registry (repeatable)")
-	f.StringVar(&o.registryAuth, "registry-auth", string(auth.ModeAuto), `Registry auth policy to evaluate: "auto", "always" or "never"`)
+	o.selectionFlags.add(f)
+	o.policyFlags.add(f)
 	f.DurationVar(&o.staleAfter, "stale-after", 0, "Credentials refreshed longer ago than this are stale (default: known per registry)")
-	f.DurationVar(&o.helperTimeout, "helper-timeout", 20*time.Second, "Time limit for each credential helper call")
-	f.DurationVar(&o.probeTimeout, "probe-timeout", 10*time.Second, "Time limit for each anonymous registry request")
 	f.StringVar(&o.format, "format", "", flagsHelper.FormatHelp)
 	f.BoolVar(&o.check, "check", false, "Exit 1 when any service is stale")
 	return cmd
@@ -66,16 +56,9 @@ func runStatus(ctx context.Context, dockerCLI command.Cli, o statusOptions, serv
 		return cli.StatusError{Status: err.Error(), StatusCode: 125}
 	}
 	apiClient := dockerCLI.Client()
-	policy := &auth.Policy{Mode: mode, Creds: auth.NewCredentialStore(dockerCLI.ConfigFile(), o.helperTimeout)}
-	var insecure func(string) bool
-	if info, err := apiClient.Info(ctx, client.InfoOptions{}); err == nil {
-		insecure = auth.InsecureRegistries(info.Info.RegistryConfig)
-	}
-	policy.Probe = auth.NewProber(o.probeTimeout, insecure)
+	policy := o.policies(ctx, dockerCLI, mode, false, nil)()
 	now := time.Now()
-	rows, err := auth.Status(ctx, apiClient, policy, auth.RefreshOptions{
-		Services: services, Filters: o.filter.Value(), Stack: o.stack, Registries: o.registries,
-	}, o.staleAfter, now)
+	rows, err := auth.Status(ctx, apiClient, policy, o.options(services), o.staleAfter, now)
 	if err != nil {
 		return err
 	}
