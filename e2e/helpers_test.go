@@ -58,23 +58,24 @@ func authByService(t *testing.T, s *sandbox.Swarm, p *sandbox.Proxy) map[string]
 	return out
 }
 
-// waitForTaskOn waits for a task of the service on the node in the state.
+// waitForTaskOn waits for a task of the service in the state on the node (""
+// for any node); on time-out it fails with every task's state and error.
 func waitForTaskOn(t *testing.T, s *sandbox.Swarm, service, nodeID string, want swarm.TaskState, timeout time.Duration) swarm.Task {
 	t.Helper()
 	var found swarm.Task
 	err := sandbox.Poll(context.Background(), timeout, func() error {
 		var seen []string
 		for _, task := range tasks(t, s, service) {
-			if task.NodeID != nodeID {
+			if nodeID != "" && task.NodeID != nodeID {
 				continue
 			}
 			if task.Status.State == want {
 				found = task
 				return nil
 			}
-			seen = append(seen, fmt.Sprintf("%s %q", task.Status.State, task.Status.Err))
+			seen = append(seen, fmt.Sprintf("%s on %s: %s %q", task.ID, task.NodeID, task.Status.State, task.Status.Err))
 		}
-		return fmt.Errorf("no %s task on node %s yet: %s", want, nodeID, strings.Join(seen, "; "))
+		return fmt.Errorf("no %s task yet: %s", want, strings.Join(seen, "; "))
 	})
 	assert.NilError(t, err, "service %s", service)
 	return found

@@ -40,24 +40,11 @@ func tasks(t *testing.T, s *sandbox.Swarm, service string) []swarm.Task {
 	return res.Items
 }
 
-// waitForTask waits until the service has a task in the wanted state and
-// returns it; on time-out it fails with every task's state and error.
+// waitForTask waits until the service has a task in the wanted state, on any
+// node, and returns it.
 func waitForTask(t *testing.T, s *sandbox.Swarm, service string, want swarm.TaskState) swarm.Task {
 	t.Helper()
-	var found swarm.Task
-	err := sandbox.Poll(context.Background(), 90*time.Second, func() error {
-		var seen []string
-		for _, task := range tasks(t, s, service) {
-			if task.Status.State == want {
-				found = task
-				return nil
-			}
-			seen = append(seen, fmt.Sprintf("%s on %s: %s %q", task.ID, task.NodeID, task.Status.State, task.Status.Err))
-		}
-		return fmt.Errorf("no %s task yet: %s", want, strings.Join(seen, "; "))
-	})
-	assert.NilError(t, err, "service %s", service)
-	return found
+	return waitForTaskOn(t, s, service, "", want, 90*time.Second)
 }
 
 // TestPrivateImageRunsOnFreshWorker is the sandbox's acceptance test: a

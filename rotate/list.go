@@ -27,7 +27,7 @@ type LineageInfo struct {
 
 // Lineages groups every secret or config of the swarm by lineage.
 func Lineages(ctx context.Context, api API, kind string) ([]LineageInfo, error) {
-	objs, err := objectAPI(api, kind).List(ctx)
+	objs, err := cluster.ObjectsOf(api, kind).List(ctx)
 	if err != nil {
 		return nil, err
 	}

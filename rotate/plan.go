@@ -22,8 +22,7 @@ import (
 
 // API is what a rotation needs of the Engine.
 type API interface {
-	cluster.SecretClient
-	cluster.ConfigClient
+	cluster.ObjectClient
 	cluster.WaitAPI
 	ServiceList(ctx context.Context, options client.ServiceListOptions) (client.ServiceListResult, error)
 	ServiceCreate(ctx context.Context, options client.ServiceCreateOptions) (client.ServiceCreateResult, error)
@@ -95,13 +94,6 @@ type switchPlan struct {
 	keepOld string
 }
 
-func objectAPI(api API, kind string) cluster.ObjectAPI {
-	if kind == "config" {
-		return cluster.Configs(api)
-	}
-	return cluster.Secrets(api)
-}
-
 // numberVersions sorts a lineage's versions, oldest first, and numbers them:
 // by their version label or _vN suffix, else by creation order (the first,
 // unversioned object is 1; stack deploy's digest-named versions follow).
@@ -166,7 +158,7 @@ func MakePlan(ctx context.Context, api API, o Options) (*Plan, error) {
 	if len(o.Content) > limit {
 		return nil, fmt.Errorf("the new %s content is %d bytes; the swarm takes at most %d", o.Kind, len(o.Content), limit)
 	}
-	p := &Plan{Kind: o.Kind, o: o, objects: objectAPI(api, o.Kind)}
+	p := &Plan{Kind: o.Kind, o: o, objects: cluster.ObjectsOf(api, o.Kind)}
 	all, err := p.objects.List(ctx)
 	if err != nil {
 		return nil, err

@@ -49,7 +49,7 @@ func (p *Plan) Apply(ctx context.Context, api API, o ApplyOptions) error {
 		case "adopt":
 			_, _ = fmt.Fprintf(o.Out, "Adopting %s %s\n", obj.Kind, obj.Name)
 		}
-		if err := applyObject(ctx, objectAPIFor(api, obj.Kind), obj); err != nil {
+		if err := applyObject(ctx, cluster.ObjectsOf(api, obj.Kind), obj); err != nil {
 			return err
 		}
 	}
@@ -227,7 +227,7 @@ func (p *Plan) finish(ctx context.Context, api API, o ApplyOptions) error {
 				current[obj.Base] = obj.Name
 			}
 		}
-		removed, err := cluster.RetireVersions(ctx, objectAPIFor(api, kind), p.Namespace, current, inUse, o.KeepVersions, p.withPrune)
+		removed, err := cluster.RetireVersions(ctx, cluster.ObjectsOf(api, kind), p.Namespace, current, inUse, o.KeepVersions, p.withPrune)
 		for _, name := range removed {
 			_, _ = fmt.Fprintf(o.Out, "Removing %s %s\n", kind, name)
 		}
@@ -251,13 +251,6 @@ func checkLinked(cs *swarm.ContainerSpec) error {
 		}
 	}
 	return nil
-}
-
-func objectAPIFor(api API, kind string) cluster.ObjectAPI {
-	if kind == "secret" {
-		return cluster.Secrets(api)
-	}
-	return cluster.Configs(api)
 }
 
 func pendingSummary(states []cluster.ServiceState) string {

@@ -70,6 +70,20 @@ type (
 	}
 )
 
+// ObjectClient is an Engine client for both kinds of object.
+type ObjectClient interface {
+	SecretClient
+	ConfigClient
+}
+
+// ObjectsOf adapts the API of kind, "secret" or "config".
+func ObjectsOf(api ObjectClient, kind string) ObjectAPI {
+	if kind == "config" {
+		return Configs(api)
+	}
+	return Secrets(api)
+}
+
 // Secrets adapts the secret API.
 func Secrets(api SecretClient) ObjectAPI { return secrets{api} }
 
